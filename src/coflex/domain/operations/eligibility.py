@@ -1,0 +1,173 @@
+"""Which sites and devices may take part in an event, and why not.
+
+Every site gets a decision with a reason, so that the event report and a
+regulator can see why each excluded site was left out. The checks run in the
+order of the Code of Conduct: contract, consent, caps, notice, then the
+health-and-safety rules per device.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from coflex.domain.fleet import DeviceKind, ExclusionReason, HvacMode
+from coflex.domain.programs import ProgramTerms
+
+
+@dataclass(frozen=True)
+class SiteStanding:
+    """What the rules need to know about one site at decision time."""
+
+    site_id: int
+    contract_status: str | None  # "active", "terminated", ... or None
+    cooling_off_ends_at: datetime | None
+    consent_valid: bool
+    events_this_season: int
+    hours_this_season: float
+    terms: ProgramTerms  # the contract's terms: the program's, possibly stricter
+    earliest_notice_delivery_at: datetime | None  # None: no channel can reach them
+    medical_equipment: bool
+    vulnerable_occupants: bool
+    forecast_heat_index_max_c: float
+    forecast_temp_min_c: float
+
+
+@dataclass(frozen=True)
+class SiteDecision:
+    site_id: int
+    eligible: bool
+    reason: ExclusionReason | None
+    detail: str
+
+
+@dataclass(frozen=True)
+class DeviceDecision:
+    device_id: int
+    eligible: bool
+    reason: ExclusionReason | None
+    detail: str
+
+
+def decide_site(standing: SiteStanding, start: datetime, end: datetime) -> SiteDecision:
+    """Decide whether a site may take part in an event over ``[start, end)``."""
+    terms = standing.terms
+    event_hours = (end - start).total_seconds() / 3600
+
+    def excluded(reason: ExclusionReason, detail: str) -> SiteDecision:
+        return SiteDecision(standing.site_id, False, reason, detail)
+
+    if standing.contract_status == "cooling_off":
+        ends = standing.cooling_off_ends_at
+        return excluded(
+            ExclusionReason.COOLING_OFF,
+            f"cooling-off period ends {ends.isoformat() if ends else 'unknown'}",
+        )
+    if standing.contract_status != "active":
+        return excluded(
+            ExclusionReason.NO_ACTIVE_CONTRACT,
+            f"contract status is {standing.contract_status or 'missing'}",
+        )
+    if standing.cooling_off_ends_at is None or standing.cooling_off_ends_at > start:
+        ends = standing.cooling_off_ends_at
+        return excluded(
+            ExclusionReason.COOLING_OFF,
+            f"cooling-off period ends {ends.isoformat() if ends else 'unknown'}",
+        )
+    if not standing.consent_valid:
+        return excluded(ExclusionReason.NO_CONSENT, "no valid consent to control")
+    if standing.events_this_season >= terms.max_events_per_season:
+        return excluded(
+            ExclusionReason.EVENT_CAP_REACHED,
+            f"{standing.events_this_season} of {terms.max_events_per_season} "
+            "events this season used",
+        )
+    if standing.hours_this_season + event_hours > terms.max_hours_per_season:
+        return excluded(
+            ExclusionReason.EVENT_CAP_REACHED,
+            f"{standing.hours_this_season:.1f} h used, {event_hours:.1f} h more "
+            f"would pass the {terms.max_hours_per_season:.0f} h season cap",
+        )
+    return _decide_notice_and_weather(standing, start)
+
+
+def _decide_notice_and_weather(standing: SiteStanding, start: datetime) -> SiteDecision:
+    terms = standing.terms
+    limits = terms.limits
+    lead = timedelta(seconds=terms.min_notice_s)
+    delivery = standing.earliest_notice_delivery_at
+    if delivery is None or delivery > start - lead:
+        return SiteDecision(
+            standing.site_id,
+            False,
+            ExclusionReason.NOTICE_NOT_DELIVERABLE,
+            f"no channel delivers a notice {terms.min_notice_s // 60} min "
+            "before the start",
+        )
+    heat_index = standing.forecast_heat_index_max_c
+    if standing.vulnerable_occupants and heat_index >= (
+        limits.heat_index_vulnerable_exclusion_c
+    ):
+        return SiteDecision(
+            standing.site_id,
+            False,
+            ExclusionReason.HEAT_CONDITION,
+            f"forecast heat index {heat_index:.1f} °C with vulnerable occupants "
+            f"(limit {limits.heat_index_vulnerable_exclusion_c:.1f} °C)",
+        )
+    if standing.vulnerable_occupants and standing.forecast_temp_min_c <= (
+        limits.cold_vulnerable_exclusion_c
+    ):
+        return SiteDecision(
+            standing.site_id,
+            False,
+            ExclusionReason.COLD_CONDITION,
+            f"forecast minimum {standing.forecast_temp_min_c:.1f} °C with "
+            "vulnerable occupants",
+        )
+    return SiteDecision(standing.site_id, True, None, "eligible")
+
+
+def decide_device(
+    device_id: int,
+    kind: DeviceKind,
+    hvac_mode: HvacMode | None,
+    standing: SiteStanding,
+) -> DeviceDecision:
+    """Apply the per-device health-and-safety rules to a device of an eligible site.
+
+    HVAC at a site with medical or life-support equipment is never curtailed
+    (SCE Smart Energy Program excludes Medical Baseline A/C customers), and
+    HVAC curtailment is suspended altogether when the forecast heat index
+    reaches the Extreme Heat Warning level, or the forecast cold reaches the
+    Extreme Cold Warning level.
+    """
+    limits = standing.terms.limits
+    if kind is not DeviceKind.HVAC:
+        return DeviceDecision(device_id, True, None, "eligible")
+    if standing.medical_equipment:
+        return DeviceDecision(
+            device_id,
+            False,
+            ExclusionReason.PROTECTED_OCCUPANT,
+            "medical or life-support equipment on site: HVAC is never curtailed",
+        )
+    heat_index = standing.forecast_heat_index_max_c
+    if hvac_mode is HvacMode.COOLING and heat_index >= limits.heat_index_suspend_c:
+        return DeviceDecision(
+            device_id,
+            False,
+            ExclusionReason.HEAT_CONDITION,
+            f"forecast heat index {heat_index:.1f} °C reaches the "
+            f"{limits.heat_index_suspend_c:.1f} °C suspension level",
+        )
+    cold = standing.forecast_temp_min_c
+    if hvac_mode is HvacMode.HEATING and cold <= limits.cold_suspend_c:
+        return DeviceDecision(
+            device_id,
+            False,
+            ExclusionReason.COLD_CONDITION,
+            f"forecast minimum {cold:.1f} °C reaches the {limits.cold_suspend_c:.1f}"
+            " °C suspension level",
+        )
+    return DeviceDecision(device_id, True, None, "eligible")

@@ -1,0 +1,165 @@
+"""The ``coflex`` command line."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from coflex.errors import CoflexError
+
+app = typer.Typer(
+    name="coflex",
+    help="Run household flexibility under the DOE DER Aggregator Code of Conduct.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database set-up and migrations.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+console = Console()
+errors = Console(stderr=True)
+
+DatabaseOption = Annotated[
+    str | None,
+    typer.Option(
+        "--database",
+        envvar="COFLEX_DATABASE_URL",
+        help="Database URL, e.g. sqlite:///coflex.sqlite or "
+        "postgresql://postgres@127.0.0.1:5432/coflex. "
+        "Default: coflex.sqlite in the user's data directory.",
+        show_default=False,
+    ),
+]
+
+
+def _fail(error: CoflexError) -> None:
+    errors.print(
+        f"[bold red]error:[/] {error.message}", highlight=False, soft_wrap=True
+    )
+    raise typer.Exit(error.exit_status)
+
+
+def _parse_local_time(value: str | None, option: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise typer.BadParameter(
+            f"{value!r} is not an ISO 8601 time: use e.g. 2026-07-21T15:00",
+            param_hint=option,
+        ) from exc
+
+
+@app.command()
+def demo(
+    database: DatabaseOption = None,
+    customers: Annotated[
+        int, typer.Option(min=1, max=200_000, help="Number of customers to enroll.")
+    ] = 500,
+    seed: Annotated[
+        int, typer.Option(help="Seed that makes the fleet repeatable.")
+    ] = 1,
+    weather: Annotated[
+        Path | None,
+        typer.Option(
+            help="Hourly weather file (TMY3 CSV, TMY2 or EPW). "
+            "Default: the Greensboro NC TMY3 file that pvlib ships.",
+        ),
+    ] = None,
+    timezone: Annotated[
+        str, typer.Option(help="IANA timezone of the fleet's sites.")
+    ] = "America/New_York",
+    output: Annotated[
+        Path, typer.Option(help="Folder for summary.json, the report and statements.")
+    ] = Path("coflex-demo"),
+    override_share: Annotated[
+        float,
+        typer.Option(
+            min=0.0, max=1.0, help="Share of dispatched customers who override."
+        ),
+    ] = 0.1,
+    target_kw: Annotated[
+        float | None,
+        typer.Option(
+            help="Requested load reduction [kW]. Default: 0.5 kW per customer."
+        ),
+    ] = None,
+    event_start: Annotated[
+        str | None,
+        typer.Option(
+            help="Event start in the sites' local time (ISO 8601). "
+            "Default: 15:00 on the hottest weekday afternoon of the weather file."
+        ),
+    ] = None,
+    event_end: Annotated[
+        str | None,
+        typer.Option(help="Event end in local time. Default: 3 hours after the start."),
+    ] = None,
+    devices: Annotated[
+        str, typer.Option(help="Device adapter: 'simulated'.")
+    ] = "simulated",
+    quiet: Annotated[bool, typer.Option(help="Print no progress bar.")] = False,
+) -> None:
+    """Run a whole flexibility event on a simulated fleet driven by real data."""
+    from coflex.services.demo import DemoOptions, run_demo
+
+    options = DemoOptions(
+        database_url=database,
+        customers=customers,
+        seed=seed,
+        weather_path=weather,
+        timezone=timezone,
+        output_dir=output,
+        override_share=override_share,
+        target_kw=target_kw,
+        event_start_local=_parse_local_time(event_start, "--event-start"),
+        event_end_local=_parse_local_time(event_end, "--event-end"),
+        devices=devices,
+        show_progress=not quiet,
+    )
+    try:
+        summary = run_demo(options, console=console)
+    except CoflexError as error:
+        _fail(error)
+        return
+    console.print(f"Wrote {output / 'summary.json'}")
+    if quiet:
+        console.print_json(json.dumps(summary))
+
+
+@db_app.command("upgrade")
+def db_upgrade(database: DatabaseOption = None) -> None:
+    """Create the database or bring its schema to the newest revision."""
+    from coflex.adapters.store.database import (
+        default_database_url,
+        migrate,
+        open_engine,
+    )
+
+    url = database or default_database_url()
+    try:
+        migrate(open_engine(url))
+    except CoflexError as error:
+        _fail(error)
+    console.print(f"Schema is up to date in {url}")
+
+
+def main() -> None:
+    logging.basicConfig(
+        level=logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    app()
+
+
+if __name__ == "__main__":
+    main()

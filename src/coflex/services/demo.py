@@ -1,0 +1,426 @@
+"""The demo: one whole flexibility event under the Code, on real input.
+
+This module is the composition root of the demo: it wires the readers, the
+store, the simulated fleet, the notice channels and the services together.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time as clock
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import numpy as np
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+from sqlalchemy.engine import make_url
+
+from coflex.adapters.devices.simulated import SimulatedFleet
+from coflex.adapters.notices.simulated import SimulatedNoticeChannels
+from coflex.adapters.readers.household import (
+    assign_base_load,
+    base_load_kw,
+    load_household_load,
+)
+from coflex.adapters.readers.weather import read_weather
+from coflex.adapters.store.database import (
+    default_database_url,
+    migrate,
+    open_engine,
+    session_factory,
+    transaction,
+)
+from coflex.adapters.store.meter import store_meter_days
+from coflex.domain.measurement import benefits
+from coflex.domain.measurement.settlement import PaymentRates
+from coflex.domain.operations.requests import FlexibilityRequest
+from coflex.domain.programs import EventClass, ProgramTerms
+from coflex.errors import InputError
+from coflex.services import dispatch, events, history, measurement, reporting
+from coflex.services.enrollment import AggregatorProfile, enroll_fleet, register_program
+from coflex.services.population import draw_population
+from coflex.services.scenario import Scenario, choose_scenario, zone
+from coflex.services.simulated_forecast import SimulatedForecaster
+from coflex.simulation import fleet as model
+from coflex.simulation.flexibility import SiteLimits
+
+logger = logging.getLogger(__name__)
+
+PROFILE = AggregatorProfile(
+    name="Piedmont Flex Cooperative (demo)",
+    jurisdiction="US-NC",
+    registration_number="NC-DRP-2026-0042",
+    phone="+1-336-555-0100",
+    regulator="the North Carolina Utilities Commission, Public Staff Consumer Services",
+)
+PROGRAM_NAME = "Summer Peak Rewards"
+# Portland General Electric Peak Time Rebates pay $1.00 per kWh below the baseline.
+TERMS = ProgramTerms(event_class=EventClass.RELIABILITY, payment_per_kwh=1.00)
+# What the utility pays the aggregator, and what the reduction is worth to the
+# grid: demo contract parameters. Capacity is valued at the PJM 2025/26 RTO
+# clearing price spread over 30 events a year.
+VALUES = measurement.ValueRates(
+    aggregator_revenue_per_kwh=1.30,
+    grid_energy_value_per_kwh=0.25,
+    grid_capacity_value_per_kw=benefits.capacity_value_per_kw_event(
+        benefits.PJM_RPM_2025_26_USD_PER_MW_DAY, 30
+    ),
+)
+NOTICE_SLACK_S = 10 * 60
+DEFAULT_TARGET_KW_PER_CUSTOMER = 0.5
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    database_url: str | None
+    customers: int
+    seed: int
+    weather_path: Path | None
+    timezone: str
+    output_dir: Path
+    override_share: float
+    target_kw: float | None
+    event_start_local: datetime | None
+    event_end_local: datetime | None
+    devices: str = "simulated"
+    show_progress: bool = True
+
+
+def _validate(options: DemoOptions) -> None:
+    zone(options.timezone)
+    if options.devices != "simulated":
+        raise InputError(
+            f"unknown device adapter {options.devices!r}: use --devices simulated",
+            value=options.devices,
+            field="devices",
+        )
+    if options.target_kw is not None and not options.target_kw > 0:
+        raise InputError(
+            f"target {options.target_kw!r} kW is not positive: "
+            "give --target-kw above 0",
+            value=options.target_kw,
+            field="target_kw",
+        )
+
+
+def _progress(console: Console, enabled: bool) -> Progress:
+    return Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        disable=not enabled,
+        transient=False,
+    )
+
+
+def _locations(
+    n: int, latitude: float, longitude: float, rng: np.random.Generator
+) -> np.ndarray:
+    """Place sites within about 30 km of the weather station."""
+    return np.column_stack(
+        [
+            latitude + rng.uniform(-0.27, 0.27, n),
+            longitude + rng.uniform(-0.33, 0.33, n),
+        ]
+    )
+
+
+def run_demo(options: DemoOptions, *, console: Console) -> dict[str, object]:
+    """Run the demo end to end and return the summary written to summary.json."""
+    started = clock.perf_counter()
+    _validate(options)
+    weather = read_weather(options.weather_path)
+    load = load_household_load()
+    url = options.database_url or default_database_url()
+    engine = open_engine(url)
+    migrate(engine)
+    factory = session_factory(engine)
+    scenario = choose_scenario(
+        weather,
+        options.timezone,
+        start_local=options.event_start_local,
+        end_local=options.event_end_local,
+        max_heat_index_c=TERMS.limits.heat_index_suspend_c,
+    )
+    rng = np.random.default_rng(options.seed)
+    options.output_dir.mkdir(parents=True, exist_ok=True)
+
+    with _progress(console, options.show_progress) as progress:
+        world = _enroll(factory, options, scenario, weather, load, rng, progress)
+        summary = _run_event(
+            factory, options, scenario, weather, world, rng, progress, url
+        )
+    summary["seconds"] = round(clock.perf_counter() - started, 1)
+    (options.output_dir / "summary.json").write_text(
+        json.dumps(summary, indent=2) + "\n", encoding="utf-8"
+    )
+    _print_summary(console, summary)
+    return summary
+
+
+@dataclass
+class World:
+    aggregator_id: int
+    program_id: int
+    fleet: model.FleetModel
+    enrolled: object
+    base_load: np.ndarray
+    state: model.FleetState
+    limits_max_c: np.ndarray
+    reserve: np.ndarray
+    tank_min: np.ndarray
+    vulnerable: np.ndarray
+
+
+def _enroll(factory, options, scenario, weather, load, rng, progress) -> World:  # type: ignore[no-untyped-def]
+    task = progress.add_task("Enrolling customers", total=3)
+    aggregator_id, program_id = register_program(
+        factory,
+        PROFILE,
+        PROGRAM_NAME,
+        TERMS,
+        (date(scenario.event_day.year, 5, 1), date(scenario.event_day.year, 10, 31)),
+        scenario.start - timedelta(days=500),
+    )
+    n = options.customers
+    population = draw_population(n, rng)
+    fleet = model.build_fleet(n, rng, latitude=weather.latitude)
+    assignment = assign_base_load(load, n, scenario.first_day, scenario.n_days, rng)
+    base = base_load_kw(load, assignment, scenario.first_day, scenario.n_days + 1)
+    progress.advance(task)
+    locations = _locations(n, weather.latitude, weather.longitude, rng)
+    enrolled = enroll_fleet(
+        factory,
+        aggregator_id,
+        program_id,
+        TERMS,
+        population,
+        fleet,
+        assignment,
+        locations,
+        options.timezone,
+        scenario.start,
+    )
+    progress.advance(task)
+    limits = TERMS.limits
+    vulnerable = population.vulnerable_occupants
+    limits_max = np.where(
+        vulnerable, limits.indoor_max_vulnerable_c, limits.indoor_max_c
+    )
+    reserve = np.full(n, limits.battery_reserve_fraction)
+    tank_min = np.full(n, limits.water_heater_min_c)
+    prior = history.plan_prior_events(scenario, population, fleet, TERMS)
+    progress.advance(task)
+
+    days = progress.add_task("Simulating 45 days of history", total=scenario.n_days - 1)
+    state = history.simulate_history(
+        factory,
+        scenario,
+        fleet,
+        weather,
+        base,
+        enrolled,
+        prior,
+        indoor_max_c=limits_max,
+        battery_reserve=reserve,
+        tank_min_c=tank_min,
+        on_day=lambda: progress.advance(days),
+    )
+    return World(
+        aggregator_id,
+        program_id,
+        fleet,
+        enrolled,
+        base,
+        state,
+        limits_max,
+        reserve,
+        tank_min,
+        vulnerable,
+    )
+
+
+def _overrides(
+    prepared: events.PreparedEvent, share: float, rng: np.random.Generator
+) -> list[dispatch.OverrideRequest]:
+    """Pick the customers who override, and when, among those planned to dispatch."""
+    planned = prepared.plan.fraction > 0
+    sites = np.unique(
+        prepared.index.device_site[prepared.candidate_device_pos[planned]]
+    )
+    sites = sites[prepared.notice_on_time[sites]]
+    count = int(round(share * len(sites)))
+    chosen = (
+        rng.choice(sites, size=count, replace=False) if count else np.zeros(0, np.int64)
+    )
+    duration = prepared.request.duration_s
+    channels = ("app", "portal", "thermostat")
+    return [
+        dispatch.OverrideRequest(
+            site_pos=int(s),
+            requested_at=prepared.request.start
+            + timedelta(seconds=float(rng.uniform(60, duration - 60))),
+            channel=channels[int(rng.integers(0, 3))],
+        )
+        for s in chosen
+    ]
+
+
+def _run_event(
+    factory, options, scenario: Scenario, weather, world: World, rng, progress, url
+) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    enrolled = world.enrolled
+    event_midnight = datetime.combine(
+        scenario.event_day, time(), ZoneInfo(scenario.timezone)
+    )
+    fleet_adapter = SimulatedFleet(
+        world.fleet,
+        world.state,
+        weather,
+        scenario.timezone,
+        enrolled.device_ids,
+        enrolled.device_kind,
+        enrolled.device_model_index,
+        world.base_load,
+        scenario.first_day,
+        battery_reserve_fraction=world.reserve,
+        water_heater_min_c=world.tank_min,
+        meter_from=event_midnight,
+        step_s=300,
+    )
+    target = options.target_kw or DEFAULT_TARGET_KW_PER_CUSTOMER * options.customers
+    received = scenario.start - timedelta(seconds=TERMS.min_notice_s + NOTICE_SLACK_S)
+    request = FlexibilityRequest(
+        requester="demo grid operator",
+        received_at=received,
+        start=scenario.start,
+        end=scenario.end,
+        target_kw=float(target),
+        event_class=TERMS.event_class,
+    )
+    fleet_adapter.advance(received)
+    limits = SiteLimits.from_health_limits(TERMS.limits, world.vulnerable)
+    forecaster = SimulatedForecaster(fleet_adapter, weather, limits)
+    prepared = events.prepare_event(
+        factory,
+        world.program_id,
+        TERMS,
+        request,
+        forecaster,
+        SimulatedNoticeChannels(rng),
+    )
+    fleet_adapter.advance(scenario.start)
+    twin = fleet_adapter.copy()
+    fleet_adapter.step_s = twin.step_s = dispatch.STEP_S
+    runner = dispatch.EventRunner(factory, prepared, fleet_adapter, twin)
+    steps = progress.add_task(
+        "Running the event", total=int(request.duration_s // dispatch.STEP_S)
+    )
+    runner.on_step = lambda: progress.advance(steps)
+    outcome = runner.run(_overrides(prepared, options.override_share, rng))
+
+    next_midnight = datetime.combine(
+        scenario.event_day + timedelta(days=1), time(), ZoneInfo(scenario.timezone)
+    )
+    fleet_adapter.step_s = 300
+    fleet_adapter.advance(next_midnight)
+    with transaction(factory) as session:
+        store_meter_days(
+            session,
+            enrolled.site_ids,
+            fleet_adapter.meter(),
+            scenario.event_day,
+            scenario.timezone,
+        )
+
+    participants = np.array(sorted(outcome.dispatched_sites), dtype=np.int64)
+    overridden = np.zeros(prepared.index.n_sites, dtype=bool)
+    overridden[list(outcome.overridden_sites)] = True
+    m = measurement.measure_event(
+        factory,
+        prepared.event_id,
+        prepared.index.site_id,
+        participants,
+        first_day=scenario.first_day,
+        event_day=scenario.event_day,
+        start=scenario.start,
+        end=scenario.end,
+        timezone=scenario.timezone,
+        rates=PaymentRates(
+            energy_per_kwh=TERMS.payment_per_kwh, currency=TERMS.currency
+        ),
+        values=VALUES,
+        overridden=overridden,
+        customer_ids=prepared.index.customer_id,
+    )
+    issued = scenario.end + timedelta(hours=1)
+    parties = reporting.Parties(
+        PROFILE.name,
+        PROFILE.jurisdiction,
+        PROFILE.registration_number,
+        PROFILE.phone,
+        PROFILE.regulator,
+        PROGRAM_NAME,
+    )
+    written = progress.add_task("Writing statements", total=len(participants))
+    count = reporting.write_statements(
+        factory,
+        prepared,
+        outcome,
+        m,
+        parties,
+        VALUES,
+        options.output_dir,
+        issued,
+        progress=lambda: progress.advance(written),
+    )
+    traces = reporting._traces(factory, prepared.event_id)
+    shown_url = (
+        make_url(url).render_as_string(hide_password=True) if "://" in url else url
+    )
+    summary = reporting.build_summary(
+        prepared, outcome, m, traces, database=shown_url, statements=count
+    )
+    reporting.write_event_report(
+        factory, prepared, outcome, m, parties, summary, options.output_dir, issued
+    )
+    return summary
+
+
+def _print_summary(console: Console, summary: dict[str, object]) -> None:
+    table = Table(title="coflex demo: event summary", show_header=False)
+    for key in (
+        "requested_kw",
+        "planned_kw",
+        "delivered_kw",
+        "true_reduction_kw",
+        "customers",
+        "eligible",
+        "dispatched",
+        "overrides",
+        "reserve_dispatched",
+        "safety_releases",
+        "notices_late_dispatched",
+        "safety_violations",
+        "statements",
+        "payments_total",
+        "seconds",
+    ):
+        value = summary.get(key)
+        table.add_row(key, f"{value:.1f}" if isinstance(value, float) else str(value))
+    for reason, count in dict(summary["excluded"]).items():  # type: ignore[call-overload]
+        table.add_row(f"excluded: {reason}", str(count))
+    console.print(table)

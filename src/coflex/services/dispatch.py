@@ -1,0 +1,441 @@
+"""Running an event: dispatch, overrides, reserve, the safety watchdog, restore.
+
+The loop advances in steps of at most 60 seconds. An override requested during
+a step is honoured at the end of that step, so within 60 seconds, and the
+planner calls reserve devices to cover the gap it leaves.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import numpy as np
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from coflex.adapters.devices.base import Action, Command, DeviceAdapter, Telemetry
+from coflex.adapters.store.bulk import insert_rows
+from coflex.adapters.store.database import transaction
+from coflex.adapters.store.models import (
+    DeviceCommand,
+    EligibilityDecision,
+    Event,
+    EventTrace,
+    Override,
+    Participation,
+    SafetyRelease,
+)
+from coflex.domain.fleet import DeviceKind, ExclusionReason
+from coflex.domain.operations import planner, watchdog
+from coflex.services.events import PreparedEvent
+
+logger = logging.getLogger(__name__)
+
+STEP_S = 60
+TEMPERATURE_GUARD_C = 0.2
+SOC_GUARD = 0.01
+TANK_GUARD_C = 0.5
+
+
+@dataclass(frozen=True)
+class OverrideRequest:
+    """A customer's request to stop the event at their site."""
+
+    site_pos: int
+    requested_at: datetime
+    channel: str  # "app", "portal" or "thermostat"
+
+
+@dataclass
+class DispatchOutcome:
+    dispatched_sites: set[int] = field(default_factory=set)
+    dispatched_devices: set[int] = field(default_factory=set)
+    overridden_sites: dict[int, tuple[datetime, datetime, str]] = field(
+        default_factory=dict
+    )
+    reserve_called: int = 0
+    safety_releases: Counter[str] = field(default_factory=Counter)
+    safety_violations: int = 0
+    notices_late_dispatched: int = 0
+    late_notice_sites: set[int] = field(default_factory=set)
+    shortfall_kw: float = 0.0
+    plan: planner.Plan | None = None
+
+
+class EventRunner:
+    """Drives one prepared event against a device adapter and its twin.
+
+    The twin is the same fleet left on its customers' own schedules; the
+    difference between the two is the reduction the event really caused,
+    which the report sets beside the baseline measurement.
+    """
+
+    def __init__(
+        self,
+        factory: sessionmaker[Session],
+        prepared: PreparedEvent,
+        adapter: DeviceAdapter,
+        twin: DeviceAdapter,
+    ) -> None:
+        self.factory = factory
+        self.p = prepared
+        self.adapter = adapter
+        self.twin = twin
+        n_candidates = len(prepared.candidates)
+        self.fraction = prepared.plan.fraction.copy()
+        self.released = np.zeros(n_candidates, dtype=bool)
+        self.under_control = np.zeros(n_candidates, dtype=bool)
+        self.current_plan = prepared.plan
+        self.outcome = DispatchOutcome()
+        self._previous: Telemetry | None = None
+        self.on_step: Callable[[], None] | None = None
+        with factory() as session:
+            rows = session.execute(
+                select(Participation.device_id, Participation.id).where(
+                    Participation.event_id == prepared.event_id
+                )
+            ).all()
+        self._participation_id = dict(rows)
+
+    # -- commands -----------------------------------------------------------------
+
+    def _control_value(self, k: int) -> float:
+        pos = self.p.candidate_device_pos[k]
+        idle = float(self.p.forecast.idle_control[pos])
+        full = float(self.p.forecast.full_control[pos])
+        return idle + float(self.fraction[k]) * (full - idle)
+
+    def _kind(self, k: int) -> DeviceKind:
+        return DeviceKind(self.p.index.device_kind[self.p.candidate_device_pos[k]])
+
+    def _send(
+        self,
+        session: Session,
+        ks: np.ndarray,
+        action: Action,
+        reason: str,
+        at: datetime,
+    ) -> None:
+        if len(ks) == 0:
+            return
+        commands = [
+            Command(
+                device_id=int(self.p.candidates.device_id[k]),
+                kind=self._kind(k),
+                action=action,
+                value=self._control_value(k) if action is Action.CURTAIL else None,
+                reason=reason,
+            )
+            for k in ks
+        ]
+        acks = self.adapter.send(commands, at)
+        rows, participation = [], []
+        for command, ack in zip(commands, acks, strict=True):
+            rows.append(
+                {
+                    "event_id": self.p.event_id,
+                    "device_id": command.device_id,
+                    "action": command.action.value,
+                    "value": command.value,
+                    "reason": reason,
+                    "issued_at": at,
+                    "acknowledged_at": ack.at if ack.accepted else None,
+                }
+            )
+            key = "dispatched_at" if action is Action.CURTAIL else "released_at"
+            change = {"id": self._participation_id[command.device_id], key: at}
+            if action is Action.RESTORE:
+                change["release_reason"] = reason
+            participation.append(change)
+        insert_rows(session, DeviceCommand, rows)
+        session.execute(update(Participation), participation)
+        self.under_control[ks] = action is Action.CURTAIL
+        if action is Action.CURTAIL:
+            for k in ks:
+                self.outcome.dispatched_devices.add(int(k))
+                site = int(self.p.index.device_site[self.p.candidate_device_pos[k]])
+                self.outcome.dispatched_sites.add(site)
+                if not self.p.notice_on_time[site]:
+                    self.outcome.notices_late_dispatched += 1
+
+    def _candidate_sites(self) -> np.ndarray:
+        return self.p.index.device_site[self.p.candidate_device_pos]
+
+    # -- steps ---------------------------------------------------------------------
+
+    def _replan(self, session: Session, at: datetime) -> None:
+        """Cover released devices with reserve and dispatch the new picks."""
+        before = self.fraction.copy()
+        plan = planner.cover_shortfall(
+            self.p.candidates,
+            planner.Plan(
+                fraction=self.fraction,
+                planned_kw=float(self.p.candidates.flex_kw @ self.fraction),
+                target_kw=self.current_plan.target_kw,
+                margin=self.current_plan.margin,
+                shortfall_kw=0.0,
+                objective=0.0,
+                method=self.current_plan.method,
+                solve_seconds=0.0,
+            ),
+            self.released,
+        )
+        self.current_plan = plan
+        self.fraction = plan.fraction.copy()
+        picked = np.flatnonzero((before == 0) & (self.fraction > 0) & ~self.released)
+        if len(picked):
+            self.outcome.reserve_called += len(picked)
+            self._send(session, picked, Action.CURTAIL, "reserve_cover", at)
+
+    def _release(
+        self, session: Session, ks: np.ndarray, reason: str, at: datetime
+    ) -> None:
+        ks = ks[self.under_control[ks] | (self.fraction[ks] > 0)]
+        controlled = ks[self.under_control[ks]]
+        self._send(session, controlled, Action.RESTORE, reason, at)
+        self.released[ks] = True
+        self.fraction[ks] = 0.0
+
+    def start(self) -> None:
+        """Drop sites whose notice came late, cover them, and dispatch the plan."""
+        at = self.p.request.start
+        sites = self._candidate_sites()
+        late = ~self.p.notice_on_time[sites]
+        self.released |= late
+        late_sites = np.unique(sites[late])
+        self.outcome.late_notice_sites = set(late_sites.tolist())
+        with transaction(self.factory) as session:
+            self._record_late(session, late_sites, at)
+            self.fraction[late] = 0.0
+            planned = np.flatnonzero(self.fraction > 0)
+            self._send(session, planned, Action.CURTAIL, "event_start", at)
+            self._replan(session, at)
+            session.get(Event, self.p.event_id).status = "running"  # type: ignore[union-attr]
+        logger.info(
+            "event %s started with %d devices under control",
+            self.p.event_id,
+            int(self.under_control.sum()),
+        )
+
+    def _record_late(self, session: Session, sites: np.ndarray, at: datetime) -> None:
+        rows = [
+            {
+                "event_id": self.p.event_id,
+                "site_id": int(self.p.index.site_id[s]),
+                "device_id": None,
+                "eligible": False,
+                "reason": ExclusionReason.NOTICE_LATE.value,
+                "detail": "notice delivered later than the program's lead time",
+                "decided_at": at,
+            }
+            for s in sites
+        ]
+        insert_rows(session, EligibilityDecision, rows)
+
+    def run(self, overrides: list[OverrideRequest]) -> DispatchOutcome:
+        """Run from the event start to its end and restore every device."""
+        self.start()
+        pending = sorted(overrides, key=lambda o: o.requested_at)
+        at = self.p.request.start
+        end = self.p.request.end
+        while at < end:
+            following = min(at + timedelta(seconds=STEP_S), end)
+            telemetry = self.adapter.advance(following)
+            counterfactual = self.twin.advance(following)
+            with transaction(self.factory) as session:
+                self._count_violations(telemetry)
+                due = [o for o in pending if o.requested_at <= following]
+                pending = [o for o in pending if o.requested_at > following]
+                self._honour_overrides(session, due, following)
+                self._watch(session, telemetry, following)
+                if following < end and self.released.any():
+                    self._replan(session, following)
+                self._trace(session, following, telemetry, counterfactual)
+            self._previous = telemetry
+            at = following
+            if self.on_step is not None:
+                self.on_step()
+        self.finish(end)
+        return self.outcome
+
+    def _honour_overrides(
+        self, session: Session, due: list[OverrideRequest], at: datetime
+    ) -> None:
+        sites = self._candidate_sites()
+        rows = []
+        for request in due:
+            ks = np.flatnonzero(sites == request.site_pos)
+            self._release(session, ks, "customer_override", at)
+            rows.append(
+                {
+                    "event_id": self.p.event_id,
+                    "site_id": int(self.p.index.site_id[request.site_pos]),
+                    "channel": request.channel,
+                    "requested_at": request.requested_at,
+                    "honoured_at": at,
+                    "penalty": 0.0,
+                }
+            )
+            self.outcome.overridden_sites[request.site_pos] = (
+                request.requested_at,
+                at,
+                request.channel,
+            )
+        if rows:
+            insert_rows(session, Override, rows)
+            logger.info("event %s honoured %d overrides", self.p.event_id, len(rows))
+
+    def _finish_trace_values(
+        self, telemetry: Telemetry, counterfactual: Telemetry
+    ) -> tuple[float, float]:
+        return float(np.nansum(telemetry.site_power_kw)), float(
+            np.nansum(counterfactual.site_power_kw)
+        )
+
+    def _trace(
+        self,
+        session: Session,
+        at: datetime,
+        telemetry: Telemetry,
+        counterfactual: Telemetry,
+    ) -> None:
+        fleet_kw, twin_kw = self._finish_trace_values(telemetry, counterfactual)
+        commanded = float(
+            self.p.candidates.flex_kw[self.under_control]
+            @ self.fraction[self.under_control]
+        )
+        session.add(
+            EventTrace(
+                event_id=self.p.event_id,
+                at=at,
+                requested_kw=self.p.request.target_kw,
+                commanded_kw=commanded,
+                fleet_power_kw=fleet_kw,
+                counterfactual_kw=twin_kw,
+                devices_under_control=int(self.under_control.sum()),
+            )
+        )
+
+    # -- safety --------------------------------------------------------------------
+
+    def _quantities(
+        self, telemetry: Telemetry
+    ) -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]]:
+        """List the watched quantities: name, candidates, value, limit, upper, guard."""
+        pos = self.p.candidate_device_pos
+        sites = self.p.index.device_site[pos]
+        kinds = np.array([self.p.index.device_kind[q] for q in pos])
+        vulnerable = self.p.index.vulnerable[sites]
+        limits = [self.p.index.terms[s].limits for s in sites]
+        cooling = self.p.forecast.cooling[pos]
+        out = []
+        hvac = np.flatnonzero(kinds == DeviceKind.HVAC.value)
+        if len(hvac):
+            upper = cooling[hvac]
+            limit = np.array(
+                [
+                    limits[k].indoor_max_for(bool(vulnerable[k]))
+                    if upper[i]
+                    else limits[k].indoor_min_for(bool(vulnerable[k]))
+                    for i, k in enumerate(hvac)
+                ]
+            )
+            out.append(
+                (
+                    "indoor_temperature",
+                    hvac,
+                    telemetry.indoor_temp_c[pos[hvac]],
+                    limit,
+                    upper,
+                    TEMPERATURE_GUARD_C,
+                )
+            )
+        battery = np.flatnonzero(kinds == DeviceKind.BATTERY.value)
+        if len(battery):
+            limit = np.array([limits[k].battery_reserve_fraction for k in battery])
+            out.append(
+                (
+                    "battery_reserve",
+                    battery,
+                    telemetry.battery_soc_fraction[pos[battery]],
+                    limit,
+                    np.zeros(len(battery), bool),
+                    SOC_GUARD,
+                )
+            )
+        tank = np.flatnonzero(kinds == DeviceKind.WATER_HEATER.value)
+        if len(tank):
+            limit = np.array([limits[k].water_heater_min_c for k in tank])
+            out.append(
+                (
+                    "tank_temperature",
+                    tank,
+                    telemetry.tank_temp_c[pos[tank]],
+                    limit,
+                    np.zeros(len(tank), bool),
+                    TANK_GUARD_C,
+                )
+            )
+        return out
+
+    def _count_violations(self, telemetry: Telemetry) -> None:
+        for _, ks, value, limit, upper, _ in self._quantities(telemetry):
+            mask = watchdog.violations(value, limit, upper, self.under_control[ks])
+            self.outcome.safety_violations += int(mask.sum())
+
+    def _watch(self, session: Session, telemetry: Telemetry, at: datetime) -> None:
+        previous = self._previous or telemetry
+        for name, ks, value, limit, upper, guard in self._quantities(telemetry):
+            field_name = {
+                "indoor_temperature": "indoor_temp_c",
+                "battery_reserve": "battery_soc_fraction",
+                "tank_temperature": "tank_temp_c",
+            }[name]
+            before = getattr(previous, field_name)[self.p.candidate_device_pos[ks]]
+            result = watchdog.check(
+                watchdog.WatchedQuantity(
+                    name=name,
+                    value=value,
+                    previous=before,
+                    limit=limit,
+                    upper=upper,
+                    under_control=self.under_control[ks],
+                    guard=guard,
+                ),
+                step_s=STEP_S,
+                prior_step_s=STEP_S,
+            )
+            hit = np.flatnonzero(result.mask)
+            if len(hit) == 0:
+                continue
+            self._release(session, ks[hit], result.reason, at)
+            self.outcome.safety_releases[result.reason] += len(hit)
+            insert_rows(
+                session,
+                SafetyRelease,
+                [
+                    {
+                        "event_id": self.p.event_id,
+                        "device_id": int(self.p.candidates.device_id[ks[i]]),
+                        "released_at": at,
+                        "reason": result.reason,
+                        "observed_value": float(value[i]),
+                        "limit_value": float(limit[i]),
+                    }
+                    for i in hit
+                ],
+            )
+
+    def finish(self, end: datetime) -> None:
+        """Restore every device still under control and close the event."""
+        with transaction(self.factory) as session:
+            still = np.flatnonzero(self.under_control)
+            self._send(session, still, Action.RESTORE, "event_end", end)
+            session.get(Event, self.p.event_id).status = "ended"  # type: ignore[union-attr]
+        self.outcome.shortfall_kw = self.current_plan.shortfall_kw
+        self.outcome.plan = self.current_plan
+        logger.info("event %s ended; every device restored", self.p.event_id)

@@ -1,0 +1,409 @@
+"""Receiving a flexibility request and preparing its event: eligibility, plan, notice.
+
+Each step runs in one transaction, so a step is stored whole or not at all.
+The dispatch itself is in :mod:`coflex.services.dispatch`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+from sqlalchemy.orm import Session, sessionmaker
+
+from coflex.adapters.notices.simulated import SimulatedNoticeChannels
+from coflex.adapters.store.bulk import insert_rows
+from coflex.adapters.store.database import transaction
+from coflex.adapters.store.models import (
+    EligibilityDecision,
+    Event,
+    Notice,
+    Participation,
+)
+from coflex.adapters.store.models import FlexibilityRequest as RequestRow
+from coflex.domain.fleet import DeviceKind, ExclusionReason, HvacMode
+from coflex.domain.operations import planner
+from coflex.domain.operations.eligibility import (
+    SiteStanding,
+    decide_device,
+    decide_site,
+)
+from coflex.domain.operations.notice import earliest_delivery, pre_event_notice
+from coflex.domain.operations.requests import FlexibilityRequest, validate_request
+from coflex.domain.programs import ProgramTerms
+from coflex.services.fleet_index import FleetIndex, load_fleet_index
+from coflex.services.ports import DeviceForecast, Forecaster
+
+logger = logging.getLogger(__name__)
+
+OVERRIDE_HINT = "press Override in the app or the portal, or change your thermostat"
+
+
+@dataclass
+class PreparedEvent:
+    """Everything the dispatch loop needs, decided before the event starts."""
+
+    event_id: int
+    request: FlexibilityRequest
+    terms: ProgramTerms
+    index: FleetIndex
+    site_eligible: np.ndarray
+    exclusions: Counter[str]
+    candidates: planner.Candidates
+    candidate_device_pos: np.ndarray  # device position of each candidate
+    forecast: DeviceForecast
+    plan: planner.Plan
+    notice_delivered_at: dict[int, datetime] = field(default_factory=dict)
+    notice_on_time: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+
+
+def receive_request(
+    factory: sessionmaker[Session],
+    program_id: int,
+    terms: ProgramTerms,
+    request: FlexibilityRequest,
+) -> int:
+    """Validate and store a request and open its event; return the event id."""
+    validate_request(request, terms)
+    with transaction(factory) as session:
+        row = RequestRow(
+            requester=request.requester,
+            received_at=request.received_at,
+            start=request.start,
+            end=request.end,
+            target_kw=request.target_kw,
+            event_class=request.event_class.value,
+        )
+        session.add(row)
+        session.flush()
+        event = Event(
+            request_id=row.id,
+            program_id=program_id,
+            status="received",
+            start=request.start,
+            end=request.end,
+            target_kw=request.target_kw,
+            created_at=request.received_at,
+        )
+        session.add(event)
+        session.flush()
+        logger.info("flexibility request %s opened event %s", row.id, event.id)
+        return event.id
+
+
+def _standings(
+    index: FleetIndex, forecaster: Forecaster, request: FlexibilityRequest
+) -> list[SiteStanding]:
+    weather = forecaster.weather(request.start, request.end)
+    standings = []
+    for i in range(index.n_sites):
+        standings.append(
+            SiteStanding(
+                site_id=int(index.site_id[i]),
+                contract_status=index.contract_status[i],
+                cooling_off_ends_at=index.cooling_off_ends_at[i],
+                consent_valid=bool(index.consent_valid[i]),
+                events_this_season=int(index.events_this_season[i]),
+                hours_this_season=float(index.hours_this_season[i]),
+                terms=index.terms[i],
+                earliest_notice_delivery_at=earliest_delivery(
+                    request.received_at, index.channel[i]
+                ),
+                medical_equipment=bool(index.medical[i]),
+                vulnerable_occupants=bool(index.vulnerable[i]),
+                forecast_heat_index_max_c=float(weather.heat_index_max_c[i]),
+                forecast_temp_min_c=float(weather.temp_min_c[i]),
+            )
+        )
+    return standings
+
+
+def _hvac_mode(parameters: dict) -> HvacMode | None:
+    mode = parameters.get("mode")
+    return HvacMode(mode) if mode else None
+
+
+def decide_eligibility(
+    factory: sessionmaker[Session],
+    event_id: int,
+    index: FleetIndex,
+    forecaster: Forecaster,
+    request: FlexibilityRequest,
+) -> tuple[np.ndarray, np.ndarray, Counter[str]]:
+    """Decide and record eligibility per site and device.
+
+    Returns the site mask, the device mask and the count of excluded sites by
+    reason. A site whose every device is excluded is excluded with the reason
+    of its devices.
+    """
+    standings = _standings(index, forecaster, request)
+    site_ok = np.zeros(index.n_sites, dtype=bool)
+    device_ok = np.zeros(len(index.device_id), dtype=bool)
+    site_reason: dict[int, tuple[ExclusionReason, str]] = {}
+    device_rows = []
+    for i, standing in enumerate(standings):
+        decision = decide_site(standing, request.start, request.end)
+        site_ok[i] = decision.eligible
+        if not decision.eligible:
+            assert decision.reason is not None
+            site_reason[i] = (decision.reason, decision.detail)
+
+    for d in range(len(index.device_id)):
+        s = int(index.device_site[d])
+        if not site_ok[s]:
+            continue
+        kind = DeviceKind(index.device_kind[d])
+        result = decide_device(
+            int(index.device_id[d]),
+            kind,
+            _hvac_mode(index.device_parameters[d]),
+            standings[s],
+        )
+        device_ok[d] = result.eligible
+        if not result.eligible:
+            assert result.reason is not None
+            device_rows.append(
+                (s, int(index.device_id[d]), result.reason, result.detail)
+            )
+
+    for s in np.flatnonzero(site_ok):
+        if not device_ok[index.device_site == s].any():
+            site_ok[s] = False
+            reasons = [row for row in device_rows if row[0] == s]
+            site_reason[int(s)] = (reasons[0][2], reasons[0][3])
+
+    _record_decisions(
+        factory, event_id, index, request, site_ok, site_reason, device_rows
+    )
+    counts = Counter(reason.value for reason, _ in site_reason.values())
+    return site_ok, device_ok, counts
+
+
+def _record_decisions(
+    factory: sessionmaker[Session],
+    event_id: int,
+    index: FleetIndex,
+    request: FlexibilityRequest,
+    site_ok: np.ndarray,
+    site_reason: dict[int, tuple[ExclusionReason, str]],
+    device_rows: list[tuple[int, int, ExclusionReason, str]],
+) -> None:
+    rows = []
+    for s in range(index.n_sites):
+        reason = site_reason.get(s)
+        rows.append(
+            {
+                "event_id": event_id,
+                "site_id": int(index.site_id[s]),
+                "device_id": None,
+                "eligible": bool(site_ok[s]),
+                "reason": reason[0].value if reason else None,
+                "detail": reason[1] if reason else "eligible",
+                "decided_at": request.received_at,
+            }
+        )
+    for s, device_id, reason, detail in device_rows:
+        rows.append(
+            {
+                "event_id": event_id,
+                "site_id": int(index.site_id[s]),
+                "device_id": device_id,
+                "eligible": False,
+                "reason": reason.value,
+                "detail": detail,
+                "decided_at": request.received_at,
+            }
+        )
+    with transaction(factory) as session:
+        insert_rows(session, EligibilityDecision, rows)
+        session.get(Event, event_id).status = "eligibility_decided"  # type: ignore[union-attr]
+
+
+def build_candidates(
+    index: FleetIndex, forecast: DeviceForecast, device_ok: np.ndarray
+) -> tuple[planner.Candidates, np.ndarray]:
+    """Turn eligible devices with flexibility into planner candidates."""
+    usable = device_ok & (forecast.flex_kw > 1e-3)
+    positions = np.flatnonzero(usable)
+    sites = index.device_site[positions]
+    caps = np.array(
+        [index.terms[s].max_events_per_season for s in sites], dtype=np.int64
+    )
+    candidates = planner.Candidates(
+        device_id=index.device_id[positions],
+        site_id=index.site_id[sites],
+        flex_kw=forecast.flex_kw[positions],
+        divisible=forecast.divisible[positions],
+        impact=forecast.impact[positions],
+        events_this_season=index.events_this_season[sites],
+        max_events_per_season=caps,
+    )
+    return candidates, positions
+
+
+def record_plan(
+    factory: sessionmaker[Session],
+    event_id: int,
+    index: FleetIndex,
+    candidates: planner.Candidates,
+    positions: np.ndarray,
+    chosen: planner.Plan,
+) -> None:
+    rows = [
+        {
+            "event_id": event_id,
+            "site_id": int(candidates.site_id[k]),
+            "device_id": int(candidates.device_id[k]),
+            "role": "planned" if chosen.fraction[k] > 0 else "reserve",
+            "predicted_flex_kw": float(candidates.flex_kw[k]),
+            "planned_fraction": float(chosen.fraction[k]),
+            "dispatched_at": None,
+            "released_at": None,
+            "release_reason": None,
+        }
+        for k in range(len(candidates))
+    ]
+    with transaction(factory) as session:
+        insert_rows(session, Participation, rows)
+        event = session.get(Event, event_id)
+        assert event is not None
+        event.status = "planned"
+    logger.info(
+        "event %s planned %.1f kW on %d devices (%s, shortfall %.1f kW)",
+        event_id,
+        chosen.planned_kw,
+        int((chosen.fraction > 0).sum()),
+        chosen.method,
+        chosen.shortfall_kw,
+    )
+
+
+def send_notices(
+    factory: sessionmaker[Session],
+    event_id: int,
+    prepared: PreparedEvent,
+    channels: SimulatedNoticeChannels,
+) -> None:
+    """Notify every customer with a planned or reserve device, through the outbox.
+
+    A notice delivered later than the program's lead time before the start
+    marks its site as not dispatchable.
+    """
+    index, request = prepared.index, prepared.request
+    sites = np.unique(index.device_site[prepared.candidate_device_pos])
+    planned_sites = set(
+        index.device_site[
+            prepared.candidate_device_pos[prepared.plan.fraction > 0]
+        ].tolist()
+    )
+    receipts = channels.send([index.channel[s] for s in sites], request.received_at)
+    lead_limit = request.start.timestamp() - prepared.terms.min_notice_s
+    on_time = np.zeros(index.n_sites, dtype=bool)
+    rows = []
+    for s, receipt in zip(sites.tolist(), receipts, strict=True):
+        text = pre_event_notice(
+            index.customer_name[s],
+            request.start,
+            request.end,
+            index.timezone[s],
+            reserve=s not in planned_sites,
+            override_hint=OVERRIDE_HINT,
+        )
+        delivered = receipt.delivered_at
+        in_time = delivered is not None and delivered.timestamp() <= lead_limit
+        on_time[s] = in_time
+        if delivered is not None:
+            prepared.notice_delivered_at[s] = delivered
+        rows.append(
+            {
+                "event_id": event_id,
+                "customer_id": int(index.customer_id[s]),
+                "kind": "pre_event",
+                "channel": receipt.channel.value,
+                "body": text.body,
+                "created_at": request.received_at,
+                "sent_at": receipt.sent_at,
+                "delivered_at": delivered,
+                "status": "delivered"
+                if in_time
+                else ("late" if delivered else "failed"),
+            }
+        )
+    with transaction(factory) as session:
+        insert_rows(session, Notice, rows)
+        event = session.get(Event, event_id)
+        assert event is not None
+        event.status = "notified"
+    prepared.notice_on_time = on_time
+
+
+def prepare_event(
+    factory: sessionmaker[Session],
+    program_id: int,
+    terms: ProgramTerms,
+    request: FlexibilityRequest,
+    forecaster: Forecaster,
+    channels: SimulatedNoticeChannels,
+    *,
+    method: str = "highs",
+) -> PreparedEvent:
+    """Run the steps from request to notices; each step stored whole."""
+    event_id = receive_request(factory, program_id, terms, request)
+    with factory() as session:
+        index = load_fleet_index(session, program_id, request.received_at)
+    site_ok, device_ok, exclusions = decide_eligibility(
+        factory, event_id, index, forecaster, request
+    )
+    forecast = forecaster.flexibility(
+        request.received_at, request.start, request.end, device_ok
+    )
+    candidates, positions = build_candidates(index, forecast, device_ok)
+    no_flex = site_ok & ~np.isin(np.arange(index.n_sites), index.device_site[positions])
+    if no_flex.any():
+        exclusions[ExclusionReason.NO_FLEXIBILITY.value] += int(no_flex.sum())
+        _record_no_flexibility(factory, event_id, index, request, no_flex)
+        site_ok = site_ok & ~no_flex
+    chosen = planner.plan(
+        candidates, request.target_kw, margin=terms.plan_margin, method=method
+    )
+    record_plan(factory, event_id, index, candidates, positions, chosen)
+    prepared = PreparedEvent(
+        event_id,
+        request,
+        terms,
+        index,
+        site_ok,
+        exclusions,
+        candidates,
+        positions,
+        forecast,
+        chosen,
+    )
+    send_notices(factory, event_id, prepared, channels)
+    return prepared
+
+
+def _record_no_flexibility(
+    factory: sessionmaker[Session],
+    event_id: int,
+    index: FleetIndex,
+    request: FlexibilityRequest,
+    no_flex: np.ndarray,
+) -> None:
+    rows = [
+        {
+            "event_id": event_id,
+            "site_id": int(index.site_id[s]),
+            "device_id": None,
+            "eligible": False,
+            "reason": ExclusionReason.NO_FLEXIBILITY.value,
+            "detail": "no device can reduce load within its limits in this window",
+            "decided_at": request.received_at,
+        }
+        for s in np.flatnonzero(no_flex)
+    ]
+    with transaction(factory) as session:
+        insert_rows(session, EligibilityDecision, rows)
