@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from simulation_fixtures import house
 
 from coflex.simulation import hvac
-from simulation_fixtures import house
 
 
 def _run(params, temp_c, cooling, outdoor_c, gain_w, target_c, steps, dt_s=300):
@@ -22,8 +22,15 @@ def test_free_float_matches_exponential():
     params = house()
     gain_w = np.array([1000.0])
     outdoor_c = 32.0
-    temp_c, _ = _run(params, np.array([22.0]), np.array([True]), outdoor_c, gain_w,
-                     np.array([np.nan]), steps=36)  # fmt: skip
+    temp_c, _ = _run(
+        params,
+        np.array([22.0]),
+        np.array([True]),
+        outdoor_c,
+        gain_w,
+        np.array([np.nan]),
+        steps=36,
+    )
     equilibrium_c = outdoor_c + gain_w / params.ua_w_k
     elapsed_s = 36 * 300
     expected = equilibrium_c + (22.0 - equilibrium_c) * np.exp(
@@ -42,16 +49,30 @@ def test_free_float_independent_of_step():
 
 def test_thermostat_holds_cooling_setpoint():
     params = house()
-    temp_c, powers = _run(params, np.array([26.0]), np.array([True]), 33.0,
-                          np.array([1500.0]), np.array([24.0]), steps=24)  # fmt: skip
+    temp_c, powers = _run(
+        params,
+        np.array([26.0]),
+        np.array([True]),
+        33.0,
+        np.array([1500.0]),
+        np.array([24.0]),
+        steps=24,
+    )
     assert temp_c == pytest.approx([24.0])
     assert powers[-1][0] > 0.0
 
 
 def test_thermostat_holds_heating_setpoint():
     params = house(heat_pump=True)
-    temp_c, powers = _run(params, np.array([18.0]), np.array([False]), -2.0,
-                          np.array([300.0]), np.array([21.0]), steps=24)  # fmt: skip
+    temp_c, powers = _run(
+        params,
+        np.array([18.0]),
+        np.array([False]),
+        -2.0,
+        np.array([300.0]),
+        np.array([21.0]),
+        steps=24,
+    )
     assert temp_c == pytest.approx([21.0])
     assert powers[-1][0] > 0.0
 
@@ -85,8 +106,15 @@ def test_night_setpoint_applies():
 
 def test_capacity_limits_cooling():
     params = house(cooling_kw=2.0)
-    temp_c, powers = _run(params, np.array([24.0]), np.array([True]), 38.0,
-                          np.array([3000.0]), np.array([24.0]), steps=24)  # fmt: skip
+    temp_c, powers = _run(
+        params,
+        np.array([24.0]),
+        np.array([True]),
+        38.0,
+        np.array([3000.0]),
+        np.array([24.0]),
+        steps=24,
+    )
     capacity_w = hvac.cooling_capacity_w(params, 38.0)
     cop = hvac.cooling_cop(params, 38.0)
     assert temp_c[0] > 24.5
@@ -111,15 +139,29 @@ def test_rated_cops_plausible():
 
 def test_furnace_draws_no_power():
     params = house(heat_pump=False)
-    _, powers = _run(params, np.array([18.0]), np.array([False]), -5.0,
-                     np.array([300.0]), np.array([21.0]), steps=6)  # fmt: skip
+    _, powers = _run(
+        params,
+        np.array([18.0]),
+        np.array([False]),
+        -5.0,
+        np.array([300.0]),
+        np.array([21.0]),
+        steps=6,
+    )
     assert (powers == 0.0).all()
 
 
 def test_backup_heat_covers_shortfall():
     params = house(heat_pump=True)
-    result = hvac.step(params, np.array([15.0]), np.array([False]), 300, -15.0,
-                       np.array([0.0]), np.array([21.0]))  # fmt: skip
+    result = hvac.step(
+        params,
+        np.array([15.0]),
+        np.array([False]),
+        300,
+        -15.0,
+        np.array([0.0]),
+        np.array([21.0]),
+    )
     compressor_w = hvac.heating_capacity_w(params, -15.0)[0]
     assert result.thermal_power_w[0] == pytest.approx(compressor_w + 5000.0)
 
@@ -128,8 +170,15 @@ def test_heat_balance_over_step():
     # C dT = (UA (T_out - T_mean) + gains + Q) dt with the exact mean of T.
     params = house()
     temp_c = np.array([26.0])
-    result = hvac.step(params, temp_c, np.array([True]), 300, 33.0, np.array([1200.0]),
-                       np.array([24.0]))  # fmt: skip
+    result = hvac.step(
+        params,
+        temp_c,
+        np.array([True]),
+        300,
+        33.0,
+        np.array([1200.0]),
+        np.array([24.0]),
+    )
     tau = params.time_constant_s
     final_c = 33.0 + (1200.0 + result.thermal_power_w) / params.ua_w_k
     mean_c = final_c + (temp_c - final_c) * tau / 300 * (1 - np.exp(-300 / tau))

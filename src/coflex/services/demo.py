@@ -144,10 +144,6 @@ def run_demo(options: DemoOptions, *, console: Console) -> dict[str, object]:
     _validate(options)
     weather = read_weather(options.weather_path)
     load = load_household_load()
-    url = options.database_url or default_database_url()
-    engine = open_engine(url)
-    migrate(engine)
-    factory = session_factory(engine)
     scenario = choose_scenario(
         weather,
         options.timezone,
@@ -155,14 +151,20 @@ def run_demo(options: DemoOptions, *, console: Console) -> dict[str, object]:
         end_local=options.event_end_local,
         max_heat_index_c=TERMS.limits.heat_index_suspend_c,
     )
-    rng = np.random.default_rng(options.seed)
-    options.output_dir.mkdir(parents=True, exist_ok=True)
-
-    with _progress(console, options.show_progress) as progress:
-        world = _enroll(factory, options, scenario, weather, load, rng, progress)
-        summary = _run_event(
-            factory, options, scenario, weather, world, rng, progress, url
-        )
+    url = options.database_url or default_database_url()
+    engine = open_engine(url)
+    try:
+        migrate(engine)
+        factory = session_factory(engine)
+        rng = np.random.default_rng(options.seed)
+        options.output_dir.mkdir(parents=True, exist_ok=True)
+        with _progress(console, options.show_progress) as progress:
+            world = _enroll(factory, options, scenario, weather, load, rng, progress)
+            summary = _run_event(
+                factory, options, scenario, weather, world, rng, progress, url
+            )
+    finally:
+        engine.dispose()
     summary["seconds"] = round(clock.perf_counter() - started, 1)
     (options.output_dir / "summary.json").write_text(
         json.dumps(summary, indent=2) + "\n", encoding="utf-8"

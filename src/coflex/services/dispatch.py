@@ -194,7 +194,11 @@ class EventRunner:
     def _release(
         self, session: Session, ks: np.ndarray, reason: str, at: datetime
     ) -> None:
-        ks = ks[self.under_control[ks] | (self.fraction[ks] > 0)]
+        """Release candidates for the rest of the event, restoring those under control.
+
+        Released candidates are never picked again in this event, reserve
+        devices of an overridden site included.
+        """
         controlled = ks[self.under_control[ks]]
         self._send(session, controlled, Action.RESTORE, reason, at)
         self.released[ks] = True

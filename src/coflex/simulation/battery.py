@@ -10,9 +10,7 @@ Two customer schedules are modelled. *Backup* keeps the battery full for
 outages. *Time-of-use self-consumption* charges overnight and, in the evening
 peak, discharges to cover the site's own load without exporting.
 
-Default sizes follow product data sheets: Tesla Powerwall 2 (13.5 kWh, 5 kW,
-90 % round trip), LG Chem RESU10H (9.3 kWh usable, 5 kW) and Enphase IQ
-Battery 10 (10.08 kWh, 3.84 kW).
+Default sizes are in :func:`coflex.simulation.fleet_parameters.build_battery`.
 """
 
 from __future__ import annotations
@@ -67,7 +65,7 @@ def own_schedule_kw(
     local_hour: np.ndarray,
     site_load_kw: np.ndarray,
 ) -> np.ndarray:
-    """Return the AC power the customer's own schedule asks for [kW].
+    """Return the AC power that the customer's own schedule requests [kW].
 
     Parameters
     ----------
@@ -127,7 +125,9 @@ def step(
     room_kwh = np.maximum(params.capacity_kwh - energy_kwh, 0.0)
     above_reserve_kwh = np.maximum(energy_kwh - reserve_kwh, 0.0)
 
-    max_charge_kw = np.minimum(params.power_kw, room_kwh / (params.charge_efficiency * dt_h))
+    max_charge_kw = np.minimum(
+        params.power_kw, room_kwh / (params.charge_efficiency * dt_h)
+    )
     max_discharge_kw = np.minimum(
         params.power_kw, above_reserve_kwh * params.discharge_efficiency / dt_h
     )

@@ -40,7 +40,9 @@ def epoch_seconds(at: np.datetime64 | dt.datetime) -> int:
     """Return seconds since 1970-01-01 UTC for a UTC datetime64 or aware datetime."""
     if isinstance(at, dt.datetime):
         if at.tzinfo is None:
-            raise ValueError(f"{at} has no timezone; give an aware datetime or UTC datetime64")
+            raise ValueError(
+                f"{at} has no timezone; give an aware datetime or UTC datetime64"
+            )
         return int(at.timestamp())
     return int(np.datetime64(at, "s").astype(np.int64))
 
@@ -75,8 +77,12 @@ class LocalClock:
     def grid_column(self, k: int, first_day: int, interval_s: int) -> np.ndarray:
         """Return each site's column in a local day grid starting on ``first_day``."""
         per_day = SECONDS_PER_DAY // interval_s
-        slot = np.floor(self.local_hour[:, k] * 3600.0 / interval_s + 1e-6).astype(np.int64)
-        column = (self.local_day[:, k] - first_day) * per_day + np.minimum(slot, per_day - 1)
+        slot = np.floor(self.local_hour[:, k] * 3600.0 / interval_s + 1e-6).astype(
+            np.int64
+        )
+        column = (self.local_day[:, k] - first_day) * per_day + np.minimum(
+            slot, per_day - 1
+        )
         return column[self.site_zone]
 
 
@@ -103,8 +109,12 @@ def build_clock(
     else:
         names = [z if isinstance(z, str) else str(z) for z in timezone]
         if len(names) != n_sites:
-            raise ValueError(f"got {len(names)} timezones for {n_sites} sites; give one each")
-        unique, site_zone = np.unique(np.array(names, dtype=object), return_inverse=True)
+            raise ValueError(
+                f"got {len(names)} timezones for {n_sites} sites; give one each"
+            )
+        unique, site_zone = np.unique(
+            np.array(names, dtype=object), return_inverse=True
+        )
         zones = list(unique)
 
     utc = pd.DatetimeIndex(np.asarray(times, dtype="datetime64[s]")).tz_localize("UTC")

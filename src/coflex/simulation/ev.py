@@ -19,11 +19,10 @@ Distributions (per device, then per day):
   14 kWh a day;
 * plug-in probability per day: 0.85.
 
-NOTE: estimates. They follow the commute pattern of the 2017 National
-Household Travel Survey (FHWA), which puts most returns home in the late
-afternoon, and a daily energy of 5-15 kWh for 20-45 miles at about 0.3 kWh per
-mile. Weekend patterns, and energy carried over from days the car was not
-plugged in, are not modelled.
+NOTE: estimates of a weekday commute pattern with 5-15 kWh a day (about 20-45
+miles at 0.3 kWh per mile), not fitted to travel survey data such as the 2017
+National Household Travel Survey (FHWA). Weekend patterns, and energy carried
+over from days the car was not plugged in, are not modelled.
 """
 
 from __future__ import annotations
@@ -104,7 +103,9 @@ def _draws_by_day(params: EvParameters, day: np.ndarray) -> tuple[np.ndarray, ..
     combined = tuple(np.empty(n) for _ in range(4))
     for value in np.unique(day):
         chosen = day == value
-        for target, draw in zip(combined, _standard_draws(params.seed, int(value), n), strict=True):
+        for target, draw in zip(
+            combined, _standard_draws(params.seed, int(value), n), strict=True
+        ):
             target[chosen] = draw[chosen]
     return combined
 
@@ -126,13 +127,17 @@ def sessions(params: EvParameters, day: np.ndarray) -> Sessions:
         params, np.asarray(day, dtype=np.int64)
     )
 
-    arrival_h = np.clip(params.arrival_mean_h + ARRIVAL_SD_H * normal_arrival, *ARRIVAL_RANGE_H)
+    arrival_h = np.clip(
+        params.arrival_mean_h + ARRIVAL_SD_H * normal_arrival, *ARRIVAL_RANGE_H
+    )
     departure_h = np.clip(
         params.departure_mean_h + DEPARTURE_SD_H * normal_departure, *DEPARTURE_RANGE_H
     )
     plugged_h = 24.0 - arrival_h + departure_h
     # The customer's need is one a full-power charge can meet while plugged in.
-    energy_kwh = np.clip(params.daily_energy_mean_kwh * energy_factor, *ENERGY_RANGE_KWH)
+    energy_kwh = np.clip(
+        params.daily_energy_mean_kwh * energy_factor, *ENERGY_RANGE_KWH
+    )
     energy_kwh = np.minimum(energy_kwh, 0.95 * params.charger_kw * plugged_h)
     return Sessions(
         plugs_in=uniform < PLUG_IN_PROBABILITY,
@@ -209,7 +214,9 @@ def step(
     midnight_s = now_s - local_second
     plugged = state.plugged | arrives
     need_kwh = np.where(arrives, today.energy_kwh, state.need_kwh)
-    departure_s = np.where(arrives, midnight_s + 86400 + today.departure_s, state.departure_s)
+    departure_s = np.where(
+        arrives, midnight_s + 86400 + today.departure_s, state.departure_s
+    )
     last_day = np.where(arrives, local_day, state.last_day)
 
     end_offset_s = np.clip(departure_s - now_s, 0, dt_s)
@@ -244,7 +251,9 @@ def initial_state(
     departure_s = midnight_s + yesterday.departure_s
     plugged = yesterday.plugs_in & (arrival_s <= now_s) & (departure_s > now_s)
     charged_kwh = params.charger_kw * (now_s - arrival_s) / 3600.0
-    need_kwh = np.where(plugged, np.maximum(yesterday.energy_kwh - charged_kwh, 0.0), 0.0)
+    need_kwh = np.where(
+        plugged, np.maximum(yesterday.energy_kwh - charged_kwh, 0.0), 0.0
+    )
 
     # Sessions of today that already left are impossible before midnight, so a
     # car not plugged in now may still arrive today.

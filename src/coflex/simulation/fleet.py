@@ -44,9 +44,9 @@ from coflex.simulation.fleet_parameters import (
 if TYPE_CHECKING:
     from coflex.simulation.flexibility import Flexibility, SiteLimits
 
-# Degree-day base of 65 °F (18.3 °C) used by NOAA and EIA: above it a house
-# needs cooling, below it heating. The mode switches with 1 K of hysteresis on
-# a 48-hour running mean of the outdoor temperature.
+# The usual degree-day base of 65 °F (18.3 °C) separates cooling from heating
+# weather. The mode switches with 1 K of hysteresis on a 48-hour running mean
+# of the outdoor temperature.
 MODE_BALANCE_C = 18.3
 MODE_HYSTERESIS_K = 1.0
 MODE_MEAN_TIME_S = 48 * 3600.0
@@ -108,8 +108,8 @@ class Controls:
         Setpoint offset per HVAC device [°C]; positive saves energy (warmer
         when cooling, cooler when heating). 0 is the customer's schedule.
     battery_discharge_kw : numpy.ndarray or None
-        Discharge request per battery [kW]; ``NaN`` keeps the own schedule,
-        a negative value asks to charge.
+        Discharge request per battery [kW]. ``NaN`` keeps the own schedule,
+        and a negative value requests charging.
     ev_limit_kw : numpy.ndarray or None
         Charge limit per EV charger [kW]; ``NaN`` means no limit.
     water_heater_enabled : numpy.ndarray or None
@@ -146,7 +146,9 @@ class StepOutput:
     site_power_kw: np.ndarray
 
 
-def build_fleet(n_sites: int, rng: np.random.Generator, *, latitude: float) -> FleetModel:
+def build_fleet(
+    n_sites: int, rng: np.random.Generator, *, latitude: float
+) -> FleetModel:
     """Draw the devices and their parameters for a fleet of sites.
 
     Parameters
@@ -262,10 +264,10 @@ def step(
         Local time of day per site [h].
     controls : Controls
     battery_reserve_fraction : float or numpy.ndarray
-        Reserve per battery that no discharge crosses [-].
+        Reserve that no discharge crosses [-], one value or one per battery.
     water_heater_min_c : float or numpy.ndarray, optional
-        Tank temperature at which a disabled element turns back on [°C]; by
-        default a disabled element stays off.
+        Tank temperature at which a disabled element turns back on [°C], one
+        value or one per site. By default a disabled element stays off.
 
     Returns
     -------
@@ -287,7 +289,13 @@ def step(
     )
     site_power_kw[fleet.water_heater.site] += heater_kw
     energy_kwh, battery_kw = _step_battery(
-        fleet, state, dt_s, local_hour, site_power_kw, controls, battery_reserve_fraction
+        fleet,
+        state,
+        dt_s,
+        local_hour,
+        site_power_kw,
+        controls,
+        battery_reserve_fraction,
     )
     site_power_kw[fleet.battery.site] += battery_kw
 
@@ -340,7 +348,9 @@ def _step_hvac(
     cooling = np.where(
         mean_c > MODE_BALANCE_C + MODE_HYSTERESIS_K,
         True,
-        np.where(mean_c < MODE_BALANCE_C - MODE_HYSTERESIS_K, False, state.hvac_cooling),
+        np.where(
+            mean_c < MODE_BALANCE_C - MODE_HYSTERESIS_K, False, state.hvac_cooling
+        ),
     )
 
     offset_c = 0.0 if controls.hvac_offset_c is None else controls.hvac_offset_c
@@ -348,7 +358,9 @@ def _step_hvac(
     gain_w = hvac.free_gain_w(
         params, _per_device(ghi_w_m2, params.site), base_load_kw[params.site]
     )
-    result = hvac.step(params, state.indoor_temp_c, cooling, dt_s, outdoor, gain_w, target_c)
+    result = hvac.step(
+        params, state.indoor_temp_c, cooling, dt_s, outdoor, gain_w, target_c
+    )
     return (result.indoor_temp_c, cooling, mean_c), result.power_kw
 
 
@@ -367,7 +379,9 @@ def _step_ev(
     offset_s = (local_second - utc_second + 43200) % SECONDS_PER_DAY - 43200
     local_day = (now_s + offset_s) // SECONDS_PER_DAY
     limit_kw = (
-        np.full(params.site.size, np.nan) if controls.ev_limit_kw is None else controls.ev_limit_kw
+        np.full(params.site.size, np.nan)
+        if controls.ev_limit_kw is None
+        else controls.ev_limit_kw
     )
     return ev.step(params, state.ev, now_s, dt_s, local_day, local_second, limit_kw)
 
@@ -381,13 +395,19 @@ def _step_water_heater(
     min_temp_c: np.ndarray | float | None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     params = fleet.water_heater
-    enabled = True if controls.water_heater_enabled is None else controls.water_heater_enabled
+    enabled = (
+        True if controls.water_heater_enabled is None else controls.water_heater_enabled
+    )
     if min_temp_c is not None:
         # A disabled element turns back on rather than let the tank fall below
         # the minimum, as a grid-interactive water heater does.
-        enabled = np.asarray(enabled) | (state.tank_temp_c < _per_device(min_temp_c, params.site))
+        enabled = np.asarray(enabled) | (
+            state.tank_temp_c < _per_device(min_temp_c, params.site)
+        )
     draw_l = water_heater.draw_volume_l(params, local_hour[params.site], dt_s)
-    result = water_heater.step(params, state.tank_temp_c, state.element_on, dt_s, draw_l, enabled)
+    result = water_heater.step(
+        params, state.tank_temp_c, state.element_on, dt_s, draw_l, enabled
+    )
     return result.tank_temp_c, result.element_on, result.power_kw
 
 
@@ -486,14 +506,13 @@ def simulate(
     steps_per_interval = INTERVAL_S // dt_s
     energy_kwh = np.zeros((fleet.n_sites, n_steps // steps_per_interval))
     sites = np.arange(fleet.n_sites)
-    one_zone = clock.local_hour.shape[0] == 1
+    rows = _BaseLoadRows(base_load_kw_series)
     for k in range(n_steps):
         column = clock.grid_column(k, first_day_number, base_load_interval_s)
-        if one_zone:
-            base_kw = base_load_kw_series[:, column[0]]
-        else:
-            base_kw = base_load_kw_series[sites, column]
-        controls = (controls_fn(times[k], state) if controls_fn else None) or OWN_SCHEDULE
+        base_kw = rows.at(sites, column)
+        controls = (
+            controls_fn(times[k], state) if controls_fn else None
+        ) or OWN_SCHEDULE
         state, output = step(
             fleet,
             state,
@@ -509,6 +528,38 @@ def simulate(
         )
         energy_kwh[:, k // steps_per_interval] += output.site_power_kw * (dt_s / 3600.0)
     return state, energy_kwh
+
+
+class _BaseLoadRows:
+    """Read base load columns from a [site, interval] array, a day at a time.
+
+    Copying a day of columns into a contiguous block first is much faster
+    than reading one strided column per step from a large array.
+    """
+
+    def __init__(self, series: np.ndarray, block: int = 288) -> None:
+        self.series = series
+        self.block = block
+        self.first = -1
+        self.rows = np.empty((0, series.shape[0]), dtype=series.dtype)
+
+    def at(self, sites: np.ndarray, column: np.ndarray) -> np.ndarray:
+        """Return each site's value in its column [kW]."""
+        if column.min() < 0 or column.max() >= self.series.shape[1]:
+            raise ValueError(
+                f"base load grid of {self.series.shape[1]} intervals does not "
+                f"cover column {int(column.min())}..{int(column.max())}; build it "
+                "from the local day of the run start for enough days"
+            )
+        if (column != column[0]).any():
+            return self.series[sites, column]
+        offset = int(column[0]) - self.first
+        if self.first < 0 or not 0 <= offset < len(self.rows):
+            self.first = int(column[0])
+            chunk = self.series[:, self.first : self.first + self.block]
+            self.rows = np.ascontiguousarray(chunk.T)
+            offset = 0
+        return self.rows[offset]
 
 
 def _check_run(start: np.datetime64, end: np.datetime64, dt_s: int) -> int:
@@ -543,6 +594,14 @@ def predict_flexibility(
     from coflex.simulation.flexibility import predict_flexibility as predict
 
     return predict(
-        fleet, state, now, start, end, weather, base_load, timezone, limits_per_site,
+        fleet,
+        state,
+        now,
+        start,
+        end,
+        weather,
+        base_load,
+        timezone,
+        limits_per_site,
         **options,  # type: ignore[arg-type]
-    )  # fmt: skip
+    )

@@ -31,23 +31,31 @@ INTERNAL_GAIN_FRACTION = 0.5
 
 
 def choose_devices(n_sites: int, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
-    """Draw which sites have which devices; every site gets at least one."""
-    has_hvac = rng.random(n_sites) < SHARE_HVAC
+    """Draw which sites have which devices; every site gets at least one.
+
+    Sites without a battery, EV or water heater always get HVAC, so HVAC is
+    drawn for the others at the rate that makes its overall share SHARE_HVAC.
+    """
     has_battery = rng.random(n_sites) < SHARE_BATTERY
     has_ev = rng.random(n_sites) < SHARE_EV
     has_water_heater = rng.random(n_sites) < SHARE_WATER_HEATER
+    no_other = (1 - SHARE_BATTERY) * (1 - SHARE_EV) * (1 - SHARE_WATER_HEATER)
+    hvac_rate = (SHARE_HVAC - no_other) / (1 - no_other)
+    has_hvac = rng.random(n_sites) < hvac_rate
     has_hvac |= ~(has_battery | has_ev | has_water_heater)
     return has_hvac, has_battery, has_ev, has_water_heater
 
 
-def build_hvac(site: np.ndarray, rng: np.random.Generator, latitude: float) -> HvacParameters:
+def build_hvac(
+    site: np.ndarray, rng: np.random.Generator, latitude: float
+) -> HvacParameters:
     """Draw house envelopes, equipment and the customers' setpoints.
 
-    NOTE: estimates. Floor area is lognormal around 170 m² (about 1,800 ft²);
-    UA is 1.2-2.2 W/(m² K) of floor area; the time constant C/UA is 15-35 h,
-    which makes an unconditioned house warm by roughly 0.5-1 K an hour on a
-    hot afternoon; the solar aperture is 1.5-3 % of the floor area. Equipment
-    is sized at 1.1-1.5 times the design cooling load and rounded to half tons.
+    NOTE: estimates. Floor area is lognormal around 170 m² (about 1,800 ft²),
+    and UA is 1.2-2.2 W/(m² K) of floor area. The time constant C/UA of 15-35 h
+    lets a house without cooling warm by roughly 0.5-1 K an hour on a hot
+    afternoon. The solar aperture is 1.5-3 % of the floor area. Equipment is
+    sized at 1.1-1.5 times the design cooling load, rounded to half tons.
     """
     n = site.size
     area_m2 = np.clip(rng.lognormal(np.log(170.0), 0.35, n), 70.0, 450.0)
@@ -61,12 +69,16 @@ def build_hvac(site: np.ndarray, rng: np.random.Generator, latitude: float) -> H
     tons = np.round(design_cooling_w * rng.uniform(1.1, 1.5, n) / TON_W * 2.0) / 2.0
     cooling_w = np.clip(tons, 1.5, 5.0) * TON_W
 
-    heat_pump_share = HEAT_PUMP_SHARE_SOUTH if latitude < SOUTH_LATITUDE else HEAT_PUMP_SHARE_NORTH
+    heat_pump_share = (
+        HEAT_PUMP_SHARE_SOUTH if latitude < SOUTH_LATITUDE else HEAT_PUMP_SHARE_NORTH
+    )
     heat_pump = rng.random(n) < heat_pump_share
     # Design heating load at -10 °C outdoors and 21 °C indoors.
     design_heating_w = ua_w_k * 31.0
     furnace_w = 2.0 * design_heating_w
-    backup_w = np.ceil(np.maximum(design_heating_w - 0.65 * cooling_w, 0.0) / 5000.0) * 5000.0
+    backup_w = (
+        np.ceil(np.maximum(design_heating_w - 0.65 * cooling_w, 0.0) / 5000.0) * 5000.0
+    )
 
     cooling_day_c = np.clip(rng.normal(24.0, 1.0, n), 21.5, 27.0)
     heating_day_c = np.clip(rng.normal(20.5, 1.0, n), 18.5, 23.0)
@@ -93,7 +105,7 @@ def build_battery(site: np.ndarray, rng: np.random.Generator) -> BatteryParamete
     """Draw home batteries.
 
     65 % are Tesla Powerwall 2 units (13.5 kWh usable, 5 kW continuous, 90 %
-    round trip, from its data sheet). NOTE: the other 35 % are an estimate of
+    round trip, as Tesla specifies it). NOTE: the other 35 % are an estimate of
     the 10 kWh class: 10 kWh, 3.8 kW, 89 % round trip. 40 % keep the backup
     schedule and 60 % the time-of-use schedule, and own reserves are 20 % or
     30 % (estimates).
@@ -116,10 +128,10 @@ def build_battery(site: np.ndarray, rng: np.random.Generator) -> BatteryParamete
 def build_ev(site: np.ndarray, rng: np.random.Generator) -> EvParameters:
     """Draw EV chargers and each owner's habits.
 
-    Charger power: SAE J1772 Level 2 at 32 A and 240 V behind a 7.2 kW
-    on-board charger (70 %), Level 2 at 48 A (11.5 kW, 15 %) and Level 1 at
-    16 A and 120 V (1.9 kW, 15 %). NOTE: the shares are estimates. Habits
-    follow the distributions stated in :mod:`coflex.simulation.ev`.
+    Chargers are Level 2 at 32 A and 240 V behind a 7.2 kW on-board charger
+    (70 %), Level 2 at 48 A (11.5 kW, 15 %), or Level 1 at 16 A and 120 V
+    (1.9 kW, 15 %). NOTE: the shares are estimates. Habits follow the
+    distributions stated in :mod:`coflex.simulation.ev`.
     """
     n = site.size
     charger_kw = rng.choice([7.2, 11.5, 1.92], size=n, p=[0.70, 0.15, 0.15])
@@ -133,15 +145,23 @@ def build_ev(site: np.ndarray, rng: np.random.Generator) -> EvParameters:
     )
 
 
-def build_water_heater(site: np.ndarray, rng: np.random.Generator) -> WaterHeaterParameters:
+def build_water_heater(
+    site: np.ndarray, rng: np.random.Generator
+) -> WaterHeaterParameters:
     """Draw electric storage water heaters.
 
-    Setpoints are 125 °F (51.7 °C, the DOE test setpoint; 50 %), 130 °F (25 %)
-    or 140 °F (25 %); elements 4.5 kW. The median daily draw is 64.3 gal
-    (243 L), the DOE test volume before 2015, scaled per site by a lognormal
-    factor. NOTE: the setpoint shares, tank sizes (50 gal 60 %, 40 gal 20 %,
-    80 gal 20 %), deadband of 4-7 K and standby UA of 1.5-3.0 W/K (about
-    1-2 kWh a day) are estimates.
+    Elements are 4.5 kW, the common rating of US residential electric tanks.
+    Inlet water is 14.4 °C (58 °F) and the air around the tank 19.7 °C
+    (67.5 °F). NOTE: these and the 125 °F setpoint are taken as the test
+    conditions of the DOE uniform test method for water heaters (10 CFR 430,
+    Subpart B, Appendix E) but were not checked against its text.
+
+    Setpoints are 125 °F (51.7 °C, 50 %), 130 °F (25 %) or 140 °F (25 %). The
+    median daily draw is 64.3 gal (243 L), the daily volume of the DOE test
+    draw pattern used before 2015 (as the SRCC OG-300 documentation states),
+    scaled per site by a lognormal factor. NOTE: the setpoint shares, tank
+    sizes (50 gal 60 %, 40 gal 20 %, 80 gal 20 %), deadband of 4-7 K and
+    standby UA of 1.5-3.0 W/K (about 1-2 kWh a day) are estimates.
     """
     n = site.size
     gallons = rng.choice([50.0, 40.0, 80.0], size=n, p=[0.6, 0.2, 0.2])

@@ -17,8 +17,8 @@ largest control each device may take without crossing its site's limits.
 Flexibility is the mean power reduction over the window [kW]; the extremes are
 those of the controlled run, which never cross the limits.
 
-NOTE: the prediction uses the simulator's own draws (EV arrivals, hot-water
-use), so it knows the future better than a real planner would.
+NOTE: the prediction reuses the simulator's own draws (EV arrivals, hot-water
+use), so it predicts them better than a real planner could.
 """
 
 from __future__ import annotations
@@ -116,10 +116,11 @@ class DeviceFlexibility:
         Control value to send: setpoint offset [°C], discharge [kW], charge
         limit [kW] (``NaN`` for no control) or element enabled (bool).
     extreme : numpy.ndarray
-        Predicted extreme under the control: indoor temperature furthest
-        toward the limit [°C], minimum state of charge [-], EV energy short at
-        departure [kWh], or minimum tank temperature while the element is
-        held off [°C] (``NaN`` if it is not held off).
+        Predicted extreme under the control. For HVAC it is the indoor
+        temperature closest to the limit [°C], for batteries the minimum state
+        of charge [-], for EVs the energy short at departure [kWh]. For water
+        heaters it is the minimum tank temperature while the element is held
+        off [°C], or ``NaN`` if it is not held off.
     """
 
     site: np.ndarray
@@ -228,9 +229,17 @@ def predict_flexibility(
     Flexibility
     """
     horizon = _build_horizon(
-        fleet, now, start, end, dt_s, weather, base_load, timezone,
-        base_load_first_day, base_load_interval_s,
-    )  # fmt: skip
+        fleet,
+        now,
+        start,
+        end,
+        dt_s,
+        weather,
+        base_load,
+        timezone,
+        base_load_first_day,
+        base_load_interval_s,
+    )
     limits = limits_per_site
     baseline = _run(fleet, state, horizon, limits, lambda k: OWN_SCHEDULE)
 
@@ -239,17 +248,37 @@ def predict_flexibility(
     ev_limit_kw = _ev_limits(fleet, baseline, horizon)
     off_until = _water_heater_off_until(fleet, baseline, horizon, limits)
 
-    controlled = _run_window(fleet, horizon, limits, baseline.state_at_start,
-                             offset_c, discharge_kw, ev_limit_kw, off_until)  # fmt: skip
+    controlled = _run_window(
+        fleet,
+        horizon,
+        limits,
+        baseline.state_at_start,
+        offset_c,
+        discharge_kw,
+        ev_limit_kw,
+        off_until,
+    )
     unsafe = _hvac_outside_limits(fleet, controlled, limits)
     if unsafe.any():
         offset_c = np.where(unsafe, 0.0, offset_c)
-        controlled = _run_window(fleet, horizon, limits, baseline.state_at_start,
-                                 offset_c, discharge_kw, ev_limit_kw, off_until)  # fmt: skip
+        controlled = _run_window(
+            fleet,
+            horizon,
+            limits,
+            baseline.state_at_start,
+            offset_c,
+            discharge_kw,
+            ev_limit_kw,
+            off_until,
+        )
     return _summarise(
-        fleet, horizon, limits, baseline, controlled,
+        fleet,
+        horizon,
+        limits,
+        baseline,
+        controlled,
         (offset_c, discharge_kw, ev_limit_kw, off_until),
-    )  # fmt: skip
+    )
 
 
 def _build_horizon(
@@ -304,11 +333,17 @@ def _run(
         if k == horizon.first_window_step:
             state_at_start = state
         state, output = step(
-            fleet, state, horizon.times[k], horizon.dt_s,
-            horizon.outdoor_c[k], horizon.ghi_w_m2[k], horizon.base_kw[k],
-            horizon.local_hour[k], controls_for(k),
+            fleet,
+            state,
+            horizon.times[k],
+            horizon.dt_s,
+            horizon.outdoor_c[k],
+            horizon.ghi_w_m2[k],
+            horizon.base_kw[k],
+            horizon.local_hour[k],
+            controls_for(k),
             battery_reserve_fraction=reserve,
-        )  # fmt: skip
+        )
         if k >= horizon.first_window_step:
             outputs.append(output)
     return _Run(outputs=outputs, state_at_start=state_at_start, state_at_end=state)
@@ -346,7 +381,7 @@ def _hvac_window_extreme(
     """Return each house's indoor extreme over the window under an offset [°C].
 
     The maximum is returned for houses in cooling mode and the minimum for
-    houses in heating mode; the mode is held at its value at the window start.
+    houses in heating mode. Each house keeps its mode from the window start.
     """
     params = fleet.hvac
     temp_c = state.indoor_temp_c
@@ -355,11 +390,21 @@ def _hvac_window_extreme(
     for k in range(horizon.first_window_step, horizon.times.size):
         hour = horizon.local_hour[k][params.site]
         target_c = hvac.setpoint_c(params, cooling, hour, offset_c)
-        gain_w = hvac.free_gain_w(params, horizon.ghi_w_m2[k], horizon.base_kw[k][params.site])
+        gain_w = hvac.free_gain_w(
+            params, horizon.ghi_w_m2[k], horizon.base_kw[k][params.site]
+        )
         temp_c = hvac.step(
-            params, temp_c, cooling, horizon.dt_s, horizon.outdoor_c[k], gain_w, target_c
+            params,
+            temp_c,
+            cooling,
+            horizon.dt_s,
+            horizon.outdoor_c[k],
+            gain_w,
+            target_c,
         ).indoor_temp_c
-        extreme_c = np.where(cooling, np.maximum(extreme_c, temp_c), np.minimum(extreme_c, temp_c))
+        extreme_c = np.where(
+            cooling, np.maximum(extreme_c, temp_c), np.minimum(extreme_c, temp_c)
+        )
     return extreme_c
 
 
@@ -368,7 +413,9 @@ def _within_indoor_limits(
 ) -> np.ndarray:
     site = fleet.hvac.site
     return np.where(
-        cooling, extreme_c <= limits.indoor_max_c[site], extreme_c >= limits.indoor_min_c[site]
+        cooling,
+        extreme_c <= limits.indoor_max_c[site],
+        extreme_c >= limits.indoor_min_c[site],
     )
 
 
@@ -415,7 +462,9 @@ def _battery_discharge(
     window_h = (horizon.times.size - horizon.first_window_step) * horizon.dt_s / 3600.0
     reserve_kwh = params.capacity_kwh * limits.battery_reserve_fraction[params.site]
     usable_kwh = np.maximum(state.battery_energy_kwh - reserve_kwh, 0.0)
-    discharge_kw = np.minimum(params.power_kw, usable_kwh * params.discharge_efficiency / window_h)
+    discharge_kw = np.minimum(
+        params.power_kw, usable_kwh * params.discharge_efficiency / window_h
+    )
     return np.where(discharge_kw > 0.0, discharge_kw, np.nan)
 
 
@@ -436,7 +485,9 @@ def _ev_limits(fleet: FleetModel, baseline: _Run, horizon: _Horizon) -> np.ndarr
     window_start_s = epoch_seconds(horizon.times[horizon.first_window_step])
     window_end_s = epoch_seconds(horizon.times[-1]) + horizon.dt_s
     # Need and departure at the first step the car is present, before charging.
-    need_first = need_kwh[first, devices] + power_kw[first, devices] * horizon.dt_s / 3600.0
+    need_first = (
+        need_kwh[first, devices] + power_kw[first, devices] * horizon.dt_s / 3600.0
+    )
     depart_s = departure_s[first, devices]
     # A car arriving in the window is counted from the step after its arrival,
     # so whatever it charges in the arrival step is a bonus.
@@ -450,7 +501,9 @@ def _ev_limits(fleet: FleetModel, baseline: _Run, horizon: _Horizon) -> np.ndarr
 
     inside_s = np.clip(np.minimum(window_end_s, depart_s) - begin_s, 0, None)
     after_s = np.clip(depart_s - window_end_s, 0, None)
-    limit_kw = ev.min_limit_meeting_need_kw(params.charger_kw, need_first, inside_s, after_s)
+    limit_kw = ev.min_limit_meeting_need_kw(
+        params.charger_kw, need_first, inside_s, after_s
+    )
     limit_kw = np.minimum(limit_kw * (1.0 + EV_LIMIT_MARGIN) + 0.01, params.charger_kw)
     controllable = (sessions == 1) & (limit_kw < params.charger_kw)
     return np.where(controllable, limit_kw, np.nan)
@@ -472,19 +525,25 @@ def _water_heater_off_until(
     temp_c = baseline.state_at_start.tank_temp_c
     element_on = baseline.state_at_start.element_on
     start = horizon.times[horizon.first_window_step]
-    off_until = np.full(params.site.size, horizon.times[-1] + np.timedelta64(horizon.dt_s, "s"))
+    off_until = np.full(
+        params.site.size, horizon.times[-1] + np.timedelta64(horizon.dt_s, "s")
+    )
     still_off = np.ones(params.site.size, dtype=bool)
     controlled_kw = np.zeros(params.site.size)
     for k in range(horizon.first_window_step, horizon.times.size):
         hour = horizon.local_hour[k][params.site]
         draw_l = water_heater.draw_volume_l(params, hour, horizon.dt_s)
-        result = water_heater.step(params, temp_c, element_on, horizon.dt_s, draw_l, ~still_off)
+        result = water_heater.step(
+            params, temp_c, element_on, horizon.dt_s, draw_l, ~still_off
+        )
         breaks = still_off & (result.tank_temp_c < minimum_c)
         if breaks.any():
             # The element comes back on in this step for tanks that would cool too far.
             off_until = np.where(breaks, horizon.times[k], off_until)
             still_off &= ~breaks
-            result = water_heater.step(params, temp_c, element_on, horizon.dt_s, draw_l, ~still_off)
+            result = water_heater.step(
+                params, temp_c, element_on, horizon.dt_s, draw_l, ~still_off
+            )
         temp_c, element_on = result.tank_temp_c, result.element_on
         controlled_kw += result.power_kw
 
@@ -506,7 +565,9 @@ def _summarise(
     start = horizon.times[horizon.first_window_step]
     end = horizon.times[-1] + np.timedelta64(horizon.dt_s, "s")
 
-    def device(name: str, params_site: np.ndarray, control: np.ndarray, extreme: np.ndarray):
+    def device(
+        name: str, params_site: np.ndarray, control: np.ndarray, extreme: np.ndarray
+    ):
         base = baseline.stack(name).mean(axis=0)
         flex = base - controlled.stack(name).mean(axis=0)
         return DeviceFlexibility(params_site, base, flex, control, extreme)
@@ -523,15 +584,23 @@ def _summarise(
         end=end,
         hvac=device("hvac_power_kw", fleet.hvac.site, offset_c, indoor_extreme),
         hvac_cooling=cooling,
-        battery=device("battery_power_kw", fleet.battery.site, discharge_kw,
-                       controlled.stack("battery_soc").min(axis=0)),
+        battery=device(
+            "battery_power_kw",
+            fleet.battery.site,
+            discharge_kw,
+            controlled.stack("battery_soc").min(axis=0),
+        ),
         ev=device("ev_power_kw", fleet.ev.site, ev_limit_kw, ev_short),
-        water_heater=device("water_heater_power_kw", fleet.water_heater.site,
-                            off_until <= start, tank_min),
+        water_heater=device(
+            "water_heater_power_kw",
+            fleet.water_heater.site,
+            off_until <= start,
+            tank_min,
+        ),
         water_heater_off_until=off_until,
         site_baseline_kw=site_base,
         site_flex_kw=site_base - site_controlled,
-    )  # fmt: skip
+    )
 
 
 def _tank_min_while_off(
@@ -559,5 +628,7 @@ def _ev_short_at_departure(
     left_short = state.ev.unmet_kwh - start_unmet
     after_s = np.clip(state.ev.departure_s - epoch_seconds(end), 0, None)
     reachable_kwh = fleet.ev.charger_kw * after_s / 3600.0
-    still_short = np.where(state.ev.plugged, np.maximum(state.ev.need_kwh - reachable_kwh, 0.0), 0.0)
+    still_short = np.where(
+        state.ev.plugged, np.maximum(state.ev.need_kwh - reachable_kwh, 0.0), 0.0
+    )
     return left_short + still_short

@@ -15,16 +15,16 @@ The smart thermostat is ideal at the 5-minute scale: it delivers the thermal
 power that brings the indoor temperature to the setpoint by the end of the
 step, limited by the capacity, which is the time-average of compressor cycling.
 
-Sites without a heat pump heat with a gas furnace: the furnace holds the
-heating setpoint and draws no electric power in this model.
+Sites without a heat pump heat with a gas furnace, which keeps the heating
+setpoint and draws no electric power in this model.
 NOTE: the furnace blower fan (a few hundred watts) is not modelled.
 
 References
 ----------
-ASHRAE Handbook - Fundamentals (2021), chapter 18, for the lumped-capacitance
-house model. Cutler, D. et al. (2013), "Improved Modeling of Residential Air
-Conditioners and Heat Pumps for Energy Calculations", NREL/TP-5500-56354, for
-the dependence of capacity and efficiency on outdoor temperature.
+Cutler, D. et al. (2013), "Improved Modeling of Residential Air Conditioners
+and Heat Pumps for Energy Calculations", NREL/TP-5500-56354, models how
+capacity and efficiency change with outdoor temperature. The linear and
+Carnot-fraction forms used here are simpler estimates of that behaviour.
 """
 
 from __future__ import annotations
@@ -35,15 +35,16 @@ import numpy as np
 
 KELVIN = 273.15
 # Refrigerant temperatures for the Carnot-fraction COP model.
-# NOTE: estimates. An evaporator near 7 °C in cooling and a condenser near
-# 40 °C in heating, with 10 K and 8 K approach to the outdoor air, give COPs of
-# about 3.3 at 35 °C (cooling) and 3.5 at 8.3 °C (heating) with a Carnot
-# fraction of 0.45, in line with SEER 14 / HSPF 8.2 equipment.
+# NOTE: estimates. The evaporator is near 7 °C in cooling and the condenser
+# near 40 °C in heating, 10 K and 8 K away from the outdoor air. With a Carnot
+# fraction of 0.45 that gives a COP of about 3.3 at 35 °C in cooling and 3.5 at
+# 8.3 °C in heating, typical of current split systems.
 COOLING_EVAPORATOR_C = 7.0
 COOLING_CONDENSER_APPROACH_K = 10.0
 HEATING_CONDENSER_C = 40.0
 HEATING_EVAPORATOR_APPROACH_K = 8.0
-# AHRI 210/240 rating points: 95 °F (35 °C) for cooling, 47 °F (8.3 °C) for heating.
+# Rating points: 95 °F (35 °C) outdoors for cooling, the AHRI rating condition,
+# and 47 °F (8.3 °C) for heating.
 COOLING_RATING_C = 35.0
 HEATING_RATING_C = 8.3
 # Capacity change per kelvin away from the rating point.
@@ -174,13 +175,17 @@ def heating_cop(params: HvacParameters, outdoor_c: np.ndarray) -> np.ndarray:
 
 def cooling_capacity_w(params: HvacParameters, outdoor_c: np.ndarray) -> np.ndarray:
     """Return the available cooling capacity at the outdoor temperature [W]."""
-    factor = 1.0 - COOLING_CAPACITY_SLOPE_PER_K * (np.asarray(outdoor_c) - COOLING_RATING_C)
+    factor = 1.0 - COOLING_CAPACITY_SLOPE_PER_K * (
+        np.asarray(outdoor_c) - COOLING_RATING_C
+    )
     return params.cooling_capacity_w * np.clip(factor, 0.5, 1.2)
 
 
 def heating_capacity_w(params: HvacParameters, outdoor_c: np.ndarray) -> np.ndarray:
     """Return the heat pump's available heating capacity, without backup [W]."""
-    factor = 1.0 + HEATING_CAPACITY_SLOPE_PER_K * (np.asarray(outdoor_c) - HEATING_RATING_C)
+    factor = 1.0 + HEATING_CAPACITY_SLOPE_PER_K * (
+        np.asarray(outdoor_c) - HEATING_RATING_C
+    )
     factor = np.where(params.heat_pump, np.clip(factor, 0.3, 1.2), 1.0)
     return params.heating_capacity_w * factor
 
@@ -249,7 +254,9 @@ def step(
 
     # Heat that brings the end-of-step temperature exactly to the setpoint.
     needed_w = (
-        params.ua_w_k * (target_c - free_c - decay * (indoor_temp_c - free_c)) / (1.0 - decay)
+        params.ua_w_k
+        * (target_c - free_c - decay * (indoor_temp_c - free_c))
+        / (1.0 - decay)
     )
     needed_w = np.nan_to_num(needed_w, nan=0.0)
     if cooling.all():
@@ -291,5 +298,7 @@ def _heat(
     backup_w = np.where(params.heat_pump, params.backup_heat_w, 0.0)
     heat_w = np.clip(needed_w, 0.0, compressor_cap_w + backup_w)
     compressor_w = np.minimum(heat_w, compressor_cap_w)
-    heat_pump_w = compressor_w / heating_cop(params, outdoor_c) + (heat_w - compressor_w)
+    heat_pump_w = compressor_w / heating_cop(params, outdoor_c) + (
+        heat_w - compressor_w
+    )
     return heat_w, np.where(params.heat_pump, heat_pump_w, 0.0)

@@ -17,9 +17,7 @@ NOTE: a real tank is stratified, so it delivers hot water for longer than a
 fully mixed tank of the same mean temperature. This model is conservative for
 the minimum-temperature limit.
 
-Defaults: 4.5 kW elements, the usual rating of US residential electric tanks;
-inlet 14.4 °C (58 °F) and ambient 19.7 °C (67.5 °F), the test conditions of the
-DOE uniform test method, 10 CFR 430 Subpart B, Appendix E.
+Defaults are in :func:`coflex.simulation.fleet_parameters.build_water_heater`.
 """
 
 from __future__ import annotations
@@ -31,16 +29,17 @@ import numpy as np
 WATER_DENSITY_KG_L = 0.99
 WATER_HEAT_CAPACITY_J_KG_K = 4186.0
 # Share of the daily hot-water volume drawn in each local hour.
-# NOTE: estimate. The shape has the morning and evening peaks of the DOE
-# 24-hour test patterns and of measured US homes; hourly values are not from
-# one published table.
+# NOTE: estimate. The shape has a morning and an evening peak, as the DOE draw
+# patterns do, but the hourly values are not taken from a published table.
+# fmt: off
 DRAW_PROFILE = np.array(
     [
         0.010, 0.005, 0.005, 0.005, 0.010, 0.030, 0.080, 0.100,
         0.085, 0.065, 0.050, 0.040, 0.040, 0.035, 0.030, 0.030,
         0.040, 0.055, 0.070, 0.070, 0.060, 0.045, 0.030, 0.020,
     ]
-)  # fmt: skip
+)
+# fmt: on
 DRAW_PROFILE = DRAW_PROFILE / DRAW_PROFILE.sum()
 
 
@@ -147,7 +146,9 @@ def step(
     )
     heating = calls & np.asarray(enabled)
     needed_j = np.maximum(params.setpoint_c - after_loss_c, 0.0) * capacity_j_k
-    element_j = np.where(heating, np.minimum(params.element_kw * 1000.0 * dt_s, needed_j), 0.0)
+    element_j = np.where(
+        heating, np.minimum(params.element_kw * 1000.0 * dt_s, needed_j), 0.0
+    )
     final_c = after_loss_c + element_j / capacity_j_k
 
     return WaterHeaterStep(

@@ -1,6 +1,6 @@
 """Measured household base load, mapped onto simulated sites.
 
-The shipped excerpt holds two years of 15-minute means from one house in
+The shipped excerpt contains two years of 15-minute means from one house in
 Sceaux, France (UCI "Individual household electric power consumption"; see
 ``coflex/data/ATTRIBUTION.md``). Each site replays a run of real days from it,
 starting on a source day with the same weekday and a similar date of the year,
@@ -35,10 +35,10 @@ SUB_METER_COLUMN = "water_heater_ac_kw"
 SEASON_WINDOW_DAYS = 21
 # Per-site scale: lognormal with median 1 and this log-standard deviation,
 # clipped to the range below.
-# NOTE: estimate. The Sceaux base load (without water heater and AC) averages
-# 0.74 kW, about 6,500 kWh a year; EIA gives 10,715 kWh a year for the average
-# US residential customer in 2020 including cooling, heating and water
-# heating, so a median of 1 keeps the base load at a plausible share of that.
+# NOTE: estimate. The Sceaux base load without water heater and AC averages
+# 0.74 kW, about 6,500 kWh a year. EIA gives 10,715 kWh a year for the average
+# US residential customer in 2020, including cooling, heating and water
+# heating, so a median of 1 keeps the base load a plausible share of that.
 SCALE_LOG_SIGMA = 0.35
 SCALE_RANGE = (0.4, 2.5)
 
@@ -76,7 +76,7 @@ class HouseholdLoad:
 
 @dataclass(frozen=True)
 class BaseLoadAssignment:
-    """Which measured days each site replays, and at what scale.
+    """Measured days that each site replays, and their scale.
 
     Attributes
     ----------
@@ -143,7 +143,8 @@ def _read_csv(path: Path, source: str) -> pd.DataFrame:
     ) as error:
         raise HouseholdLoadError(
             f"{source}: unreadable household load file ({type(error).__name__}: "
-            f"{error}); give a CSV (or .csv.gz) with columns local_time,active_power_kw",
+            f"{error}); give a CSV (or .csv.gz) with columns "
+            "local_time,active_power_kw",
             value=source,
             field="path",
         ) from error
@@ -260,7 +261,9 @@ def assign_base_load(
     return BaseLoadAssignment(source_day_offset=offsets.astype(np.int64), scale=scale)
 
 
-def _candidate_offsets(load: HouseholdLoad, first_day: dt.date, n_days: int) -> np.ndarray:
+def _candidate_offsets(
+    load: HouseholdLoad, first_day: dt.date, n_days: int
+) -> np.ndarray:
     starts = np.arange(load.n_days - n_days + 1)
     days = pd.to_datetime(load.start) + pd.to_timedelta(starts, unit="D")
     same_weekday = days.day_of_week.to_numpy() == first_day.weekday()
@@ -302,7 +305,7 @@ def base_load_kw(
     -------
     numpy.ndarray
         ``float32`` [site, n_days * 86400 // interval_s] power [kW]. A finer grid
-        holds each 15-minute mean, so energy per interval is preserved.
+        repeats each 15-minute mean, so energy per interval is preserved.
     """
     del first_day
     if 86400 % interval_s or (

@@ -6,22 +6,16 @@ moved onto one calendar year, because their months come from different years.
 
 Time convention: every format labels a row with the end of its hour (hour 1
 to 24 in local standard time). Temperature and humidity are values at that
-instant; global horizontal irradiance is the energy of the hour that ends
+instant. Global horizontal irradiance is the energy of the hour that ends
 there, so :meth:`WeatherSeries.at` places it at the middle of that hour.
 
-References
-----------
-Wilcox, S. and Marion, W. (2008). Users Manual for TMY3 Data Sets.
-NREL/TP-581-43156.
-Marion, W. and Urban, K. (1995). User's Manual for TMY2s. NREL.
-EnergyPlus Auxiliary Programs, chapter 2: Weather Converter Program (EPW).
+The readers are ``read_tmy3``, ``read_tmy2`` and ``read_epw`` of pvlib 0.16.1.
 """
 
 from __future__ import annotations
 
 import calendar
 import datetime as dt
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,13 +26,11 @@ from pvlib import iotools
 
 from coflex.errors import WeatherFileError
 
-logger = logging.getLogger(__name__)
-
 BUNDLED_TMY3 = "723170TYA.CSV"
 ACCEPTED_FORMATS = "a TMY3 (.csv), TMY2 (.tm2) or EPW (.epw) file"
 MIN_DAYS = 60
-# Times outside the file by at most this much take the nearest value; TMY rows
-# start at 01:00 local standard time, so a run from midnight needs a margin.
+# Times at most this far outside the file take the nearest value, because TMY
+# rows start at 01:00 local standard time and a run may start at midnight.
 EDGE_HOLD = np.timedelta64(3 * 3600, "s")
 HALF_HOUR = np.timedelta64(1800, "s")
 # EPW "data source" header words that mark a typical-year file.
@@ -292,7 +284,7 @@ def _fill_leap_day(frame: pd.DataFrame) -> pd.DataFrame:
     """Insert 29 February as a copy of the day before when the year needs it.
 
     A typical-year file has 365 days, so mapping it onto a leap year leaves a
-    25-hour step at the end of February; copying the 24 hours before the step
+    25-hour step at the end of February. Copying the 24 hours before the step
     keeps a realistic daily cycle.
     """
     steps = np.diff(frame.index.to_numpy())
@@ -361,8 +353,8 @@ def heat_index_c(temp_c: np.ndarray, relative_humidity_pct: np.ndarray) -> np.nd
     """Compute the NWS heat index with the Rothfusz regression.
 
     The simple Steadman formula is used where its mean with the temperature is
-    below 80 °F; elsewhere the Rothfusz regression applies with the NWS
-    low-humidity and high-humidity adjustments.
+    below 80 °F. Elsewhere the Rothfusz regression applies, with the NWS
+    adjustments for low and high humidity.
 
     Parameters
     ----------
@@ -403,7 +395,9 @@ def heat_index_c(temp_c: np.ndarray, relative_humidity_pct: np.ndarray) -> np.nd
     dry_term = np.sqrt(np.clip(17.0 - np.abs(temp_f - 95.0), 0.0, None) / 17.0)
     full_f = np.where(dry, full_f - (13.0 - rh) / 4.0 * dry_term, full_f)
     humid = (rh > 85.0) & (temp_f >= 80.0) & (temp_f <= 87.0)
-    full_f = np.where(humid, full_f + (rh - 85.0) / 10.0 * (87.0 - temp_f) / 5.0, full_f)
+    full_f = np.where(
+        humid, full_f + (rh - 85.0) / 10.0 * (87.0 - temp_f) / 5.0, full_f
+    )
 
     heat_index_f = np.where(simple_f >= 80.0, full_f, simple_f)
     return (heat_index_f - 32.0) / 1.8

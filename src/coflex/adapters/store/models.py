@@ -182,7 +182,7 @@ class Event(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     request_id: Mapped[int] = mapped_column(ForeignKey("flexibility_requests.id"))
     program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"))
-    status: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(32))
     start: Mapped[datetime] = mapped_column(UtcDateTime())
     end: Mapped[datetime] = mapped_column(UtcDateTime())
     target_kw: Mapped[float] = mapped_column(Float)
