@@ -79,6 +79,21 @@ VALUES = measurement.ValueRates(
 )
 NOTICE_SLACK_S = 10 * 60
 DEFAULT_TARGET_KW_PER_CUSTOMER = 0.5
+# Plans keep this far inside the limits, so that forecast error rarely brings
+# a device to the watchdog's release threshold.
+PLANNING_MARGIN_C = 0.5
+PLANNING_MARGIN_SOC = 0.02
+
+
+def planning_limits(limits: SiteLimits) -> SiteLimits:
+    """Tighten the enforced limits by the planning margin."""
+    return SiteLimits(
+        indoor_min_c=limits.indoor_min_c + PLANNING_MARGIN_C,
+        indoor_max_c=limits.indoor_max_c - PLANNING_MARGIN_C,
+        max_offset_c=limits.max_offset_c,
+        battery_reserve_fraction=limits.battery_reserve_fraction + PLANNING_MARGIN_SOC,
+        water_heater_min_c=limits.water_heater_min_c + PLANNING_MARGIN_C,
+    )
 
 
 @dataclass(frozen=True)
@@ -314,7 +329,9 @@ def _run_event(
         event_class=TERMS.event_class,
     )
     fleet_adapter.advance(received)
-    limits = SiteLimits.from_health_limits(TERMS.limits, world.vulnerable)
+    limits = planning_limits(
+        SiteLimits.from_health_limits(TERMS.limits, world.vulnerable)
+    )
     forecaster = SimulatedForecaster(fleet_adapter, weather, limits)
     prepared = events.prepare_event(
         factory,

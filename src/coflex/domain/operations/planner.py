@@ -827,11 +827,15 @@ def _split_at_site_room(
     # target over a large fleet with big batteries makes this the slow part.
     for i in order[crowded[p.site_code[order]]]:
         site = p.site_code[i]
-        if p.binary[i]:
-            binary_overflow_kw[i] = max(0.0, p.flex_kw[i] - room_kw[site])
-        else:
+        if not p.binary[i]:
             within_kw[i] = min(p.flex_kw[i], room_kw[site])
-        room_kw[site] = max(0.0, room_kw[site] - p.flex_kw[i])
+            room_kw[site] -= within_kw[i]
+        elif p.flex_kw[i] <= room_kw[site]:
+            room_kw[site] -= p.flex_kw[i]
+        else:
+            # An on/off device that does not fit leaves the room to the
+            # devices after it; its own block is priced with the overflow.
+            binary_overflow_kw[i] = p.flex_kw[i] - room_kw[site]
     return within_kw, binary_overflow_kw
 
 
