@@ -823,19 +823,17 @@ def _split_at_site_room(
     crowded[_crowded_sites(p)] = True
     room_kw = p.site_room_kw.copy()
 
-    # NOTE: a Python loop over the devices of crowded sites only; a small
-    # target over a large fleet with big batteries makes this the slow part.
+    # NOTE: the room is split once, as if every device of the site were
+    # dispatched, so on/off devices left out still block it. Where the site
+    # share binds at many sites the greedy objective can be twice the optimum
+    # or worse; use HiGHS there. The loop runs over crowded sites only.
     for i in order[crowded[p.site_code[order]]]:
         site = p.site_code[i]
-        if not p.binary[i]:
-            within_kw[i] = min(p.flex_kw[i], room_kw[site])
-            room_kw[site] -= within_kw[i]
-        elif p.flex_kw[i] <= room_kw[site]:
-            room_kw[site] -= p.flex_kw[i]
+        if p.binary[i]:
+            binary_overflow_kw[i] = max(0.0, p.flex_kw[i] - room_kw[site])
         else:
-            # An on/off device that does not fit leaves the room to the
-            # devices after it; its own block is priced with the overflow.
-            binary_overflow_kw[i] = p.flex_kw[i] - room_kw[site]
+            within_kw[i] = min(p.flex_kw[i], room_kw[site])
+        room_kw[site] = max(0.0, room_kw[site] - p.flex_kw[i])
     return within_kw, binary_overflow_kw
 
 
