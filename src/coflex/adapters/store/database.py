@@ -103,7 +103,7 @@ def migrate(engine: Engine) -> None:
     config = alembic_config(engine)
     with engine.begin() as connection:
         config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        command.upgrade(config, "heads")
     logger.info("database schema is at the newest revision")
 
 
