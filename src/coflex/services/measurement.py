@@ -15,13 +15,17 @@ from coflex.adapters.store.bulk import insert_rows
 from coflex.adapters.store.database import transaction
 from coflex.adapters.store.meter import load_cube
 from coflex.adapters.store.models import Baseline, Event, Participation, Settlement
-from coflex.domain.measurement import baselines, benefits, uncertainty
-from coflex.domain.measurement.cube import make_calendar
+from coflex.domain.measurement import baselines, benefits, model_baselines, uncertainty
+from coflex.domain.measurement.cube import DayCalendar, make_calendar
 from coflex.domain.measurement.settlement import PaymentRates, settle
 
 logger = logging.getLogger(__name__)
 
 SLOT_S = 900
+CONTROL_SITES_MIN = 30
+# The control group carries the event day's weather and calendar effects, so
+# the fallback accepts fewer of the site's own days than 10-in-10's minimum of 5.
+FALLBACK_MIN_DAYS = 3
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,8 @@ class Measurement:
     shares: benefits.BenefitShares
     method: str
     parameters: dict
+    status: np.ndarray  # per site: "settled", "fallback" or "review"
+    findings: list[list[dict]]
     event_slots: np.ndarray
     first_day: date
     calendar_days: np.ndarray
@@ -79,6 +85,58 @@ def event_slots(start: datetime, end: datetime, timezone: str) -> np.ndarray:
         )
     )
     return np.arange(first, min(last, 96), dtype=np.int64)
+
+
+def _baselines_with_fallback(
+    cube: np.ndarray,
+    calendar: DayCalendar,
+    day_index: int,
+    slots: np.ndarray,
+    excluded: np.ndarray,
+    control: np.ndarray,
+) -> tuple[baselines.BaselineResult, np.ndarray, np.ndarray]:
+    """Run the program's baseline and apply the stated fallback rule.
+
+    A site whose CAISO 10-in-10 baseline lacks eligible days is measured by
+    difference in differences against the sites that were not dispatched, from
+    at least ``FALLBACK_MIN_DAYS`` of its own recent days. A
+    site that neither method can measure (too little history, or missing
+    readings in the event) is flagged for review and not paid until it is
+    reviewed: nothing is averaged over silently.
+    """
+    primary = baselines.caiso_10_in_10(
+        cube, calendar, day_index, slots, excluded, cap=0.20
+    )
+    delivered = baselines.delivered_kwh(primary, cube, day_index, slots)
+    status = np.full(cube.shape[0], "settled", dtype=object)
+    needs = primary.insufficient | ~np.isfinite(delivered)
+    if needs.any() and control.sum() >= CONTROL_SITES_MIN:
+        # The control sites' own event-day readings are the comparison.
+        control_excluded = excluded.copy()
+        control_excluded[control, day_index] = False
+        fallback = model_baselines.control_group_did(
+            cube,
+            calendar,
+            day_index,
+            slots,
+            control_excluded,
+            control=control,
+            min_days=FALLBACK_MIN_DAYS,
+        )
+        alternative = baselines.delivered_kwh(fallback, cube, day_index, slots)
+        usable = needs & ~fallback.insufficient & np.isfinite(alternative)
+        delivered = np.where(usable, alternative, delivered)
+        status[usable] = "fallback"
+        needs = needs & ~usable
+    status[needs] = "review"
+    delivered = np.where(needs, np.nan, delivered)
+    return primary, delivered, status
+
+
+def _findings(found: list) -> list[dict]:
+    return [
+        {"code": f.code, "day": f.day.isoformat(), "count": int(f.count)} for f in found
+    ]
 
 
 def _earlier_event_days(
@@ -136,10 +194,12 @@ def measure_event(
     excluded = cube_result.gap_day | earlier
     excluded[:, day_index] = True
 
-    result = baselines.caiso_10_in_10(
-        cube, calendar, day_index, slots, excluded, cap=0.20
+    pos = np.asarray(participants, dtype=np.int64)
+    control = np.ones(len(site_ids), dtype=bool)
+    control[pos] = False
+    result, delivered, status = _baselines_with_fallback(
+        cube, calendar, day_index, slots, excluded, control
     )
-    delivered = baselines.delivered_kwh(result, cube, day_index, slots)
     placebo = uncertainty.placebo_uncertainty(
         cube,
         calendar,
@@ -149,7 +209,6 @@ def measure_event(
         before_day=day_index,
         weekend_or_holiday=bool(calendar.weekend_or_holiday[day_index]),
     )
-    pos = np.asarray(participants, dtype=np.int64)
     delivered_p = delivered[pos]
     settlement = settle(delivered_p, rates, overridden=overridden[pos])
     payments = settlement.total_cents
@@ -176,6 +235,8 @@ def measure_event(
         shares=shares,
         method=result.method,
         parameters=result.parameters,
+        status=status[pos],
+        findings=[_findings(cube_result.findings[s]) for s in pos.tolist()],
         event_slots=slots,
         first_day=first_day,
         calendar_days=calendar.days,
@@ -207,7 +268,9 @@ def _store(
                 "baseline_kwh": m.baseline_kwh[j].astype(np.float32).tobytes(),
                 "actual_kwh": m.actual_kwh[j].astype(np.float32).tobytes(),
                 "delivered_kwh": delivered if np.isfinite(delivered) else 0.0,
-                "uncertainty_kwh": float(m.uncertainty_kwh[j]),
+                "uncertainty_kwh": _finite_or_none(m.uncertainty_kwh[j]),
+                "status": str(m.status[j]),
+                "findings": m.findings[j],
             }
         )
         settlement_rows.append(
@@ -228,6 +291,10 @@ def _store(
         assert event is not None
         event.status = "settled"
     logger.info("event %s settled for %d sites", event_id, len(settlement_rows))
+
+
+def _finite_or_none(value: float) -> float | None:
+    return float(value) if np.isfinite(value) else None
 
 
 def _site_shares(shares: benefits.BenefitShares, j: int) -> dict[str, float]:

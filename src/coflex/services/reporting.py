@@ -49,6 +49,16 @@ REASON_LABELS = {
 }
 
 
+METHOD_LABELS = {
+    "settled": "the average of your 10 most recent similar weekdays, "
+    "scaled to your use on the morning of the event",
+    "fallback": "your own recent days, moved by the change that homes not called in "
+    "this event showed, because your home had too few similar recent days",
+    "review": "not enough data: your result is being reviewed by a person, and you "
+    "will get an updated statement",
+}
+
+
 @dataclass(frozen=True)
 class Parties:
     """Who the documents name: the aggregator, its regulator and the program."""
@@ -172,9 +182,10 @@ def write_statements(
             chart=chart,
             baseline={
                 "days_count": int((m.days_used[j] >= 0).sum()),
-                "method": m.method,
-                "method_label": "the average of your 10 most recent similar weekdays, "
-                "scaled to your use on the morning of the event",
+                "method": m.method
+                if m.status[j] != "fallback"
+                else "control_group_did",
+                "method_label": METHOD_LABELS[str(m.status[j])],
                 "parameters": json.dumps(m.parameters, sort_keys=True),
             },
             delivered_kwh=delivered if np.isfinite(delivered) else 0.0,
@@ -368,6 +379,7 @@ def build_summary(
         "safety_violations": outcome.safety_violations,
         "statements": statements,
         "payments_total": totals["customer_payment_cents"] / 100.0,
+        "measurement": dict(sorted(Counter(m.status.tolist()).items())),
         "avoided_co2_kg": totals["avoided_co2_kg"],
         "database": database,
     }

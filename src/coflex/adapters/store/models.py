@@ -313,6 +313,8 @@ class Baseline(Base):
     actual_kwh: Mapped[bytes] = mapped_column(LargeBinary)
     delivered_kwh: Mapped[float] = mapped_column(Float)
     uncertainty_kwh: Mapped[float | None] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(16))
+    findings: Mapped[list] = mapped_column(JSON)
 
 
 class Settlement(Base):

@@ -176,6 +176,8 @@ def upgrade() -> None:
         sa.Column("actual_kwh", sa.LargeBinary(), nullable=False),
         sa.Column("delivered_kwh", sa.Float(), nullable=False),
         sa.Column("uncertainty_kwh", sa.Float(), nullable=True),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("findings", sa.JSON(), nullable=False),
         sa.ForeignKeyConstraint(
             ["event_id"],
             ["events.id"],
