@@ -29,11 +29,10 @@ from coflex.domain.operations.planner import (
 TARGET_SHARE = 0.40
 
 # Device mix: share of the fleet, flexibility range [kW], divisible, impact
-# range per kW. Ranges are plausible household figures: a central air
-# conditioner sheds about 0.5-2.5 kW averaged over an event with a setpoint
-# offset; a home battery discharges at 2-5 kW (Tesla Powerwall 2: 5 kW
-# continuous); a Level 2 EV charger draws 3.3-7.2 kW; a water heater element
-# is 3-4.5 kW and only switches on or off.
+# range per kW. The ranges are estimates of household figures. A central air
+# conditioner sheds about 0.5-2.5 kW averaged over an event, and a home
+# battery discharges at 2-5 kW. A Level 2 EV charger draws 3.3-7.2 kW, and a
+# water heater element of 3-4.5 kW only switches on or off.
 DEVICE_MIX = (
     ("thermostat", 0.45, (0.5, 2.5), True, (0.3, 1.0)),
     ("battery", 0.20, (2.0, 5.0), True, (0.0, 0.1)),

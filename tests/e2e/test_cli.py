@@ -110,6 +110,10 @@ BAD_INPUT = {
         "not after its start",
     ),
     "target not positive": (["--target-kw", "0"], "not positive"),
+    "off the step grid": (
+        ["--event-start", "2026-07-21T15:00", "--event-end", "2026-07-21T15:04"],
+        "5-minute boundary",
+    ),
     "negative target": (["--target-kw=-5"], "not positive"),
     "unknown timezone": (["--timezone", "Mars/Olympus_Mons"], "Mars/Olympus_Mons"),
     "unreachable database": (

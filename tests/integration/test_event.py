@@ -51,7 +51,9 @@ def run(url: str, output: Path, **changes: object) -> dict:
 @pytest.fixture
 def event_run(database_url: str, tmp_path: Path):  # type: ignore[no-untyped-def]
     summary = run(database_url, tmp_path)
-    engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://"))
+    engine = create_engine(
+        database_url.replace("postgresql://", "postgresql+psycopg://")
+    )
     with Session(engine) as session:
         yield summary, session, tmp_path
     engine.dispose()
@@ -64,7 +66,10 @@ def test_summary_invariants(event_run) -> None:  # type: ignore[no-untyped-def]
     assert summary["customers"] == 60
     assert summary["dispatched"] > 0
     assert summary["statements"] == summary["dispatched"]
-    assert json.loads((output / "summary.json").read_text())["event_id"] == summary["event_id"]
+    assert (
+        json.loads((output / "summary.json").read_text())["event_id"]
+        == summary["event_id"]
+    )
     assert (output / "event-report.html").stat().st_size > 10_000
 
 
@@ -77,6 +82,7 @@ def test_every_site_has_decision(event_run) -> None:  # type: ignore[no-untyped-
         )
     ).all()
     assert len(set(sites)) == summary["customers"]
+    assert len(sites) == summary["customers"]  # one final decision per site
     reasons = session.scalars(
         select(EligibilityDecision.reason).where(
             EligibilityDecision.event_id == summary["event_id"],
@@ -104,7 +110,9 @@ def test_late_notice_never_dispatched(event_run) -> None:  # type: ignore[no-unt
         select(Participation.site_id, Statement.customer_id)
         .join(Settlement, Settlement.site_id == Participation.site_id)
         .join(Statement, Statement.customer_id == Settlement.customer_id)
-        .where(Participation.event_id == event.id, Participation.dispatched_at.is_not(None))
+        .where(
+            Participation.event_id == event.id, Participation.dispatched_at.is_not(None)
+        )
     ).all()
     assert dispatched
     assert {customer for _, customer in dispatched} <= in_time
@@ -121,11 +129,13 @@ def test_overrides_honoured_within_step(event_run) -> None:  # type: ignore[no-u
         assert override.honoured_at - override.requested_at <= timedelta(seconds=STEP_S)
         assert override.penalty == 0.0
         later = session.scalars(
-            select(DeviceCommand).join(
+            select(DeviceCommand)
+            .join(
                 Participation,
                 (Participation.device_id == DeviceCommand.device_id)
                 & (Participation.event_id == DeviceCommand.event_id),
-            ).where(
+            )
+            .where(
                 DeviceCommand.event_id == summary["event_id"],
                 Participation.site_id == override.site_id,
                 DeviceCommand.action == "curtail",
@@ -158,7 +168,12 @@ def test_energy_accounts_balance(event_run) -> None:  # type: ignore[no-untyped-
     assert settlements
     for row in settlements:
         shares = row.shares
-        parts = shares["customer"] + shares["aggregator"] + shares["grid"] + shares["society"]
+        parts = (
+            shares["customer"]
+            + shares["aggregator"]
+            + shares["grid"]
+            + shares["society"]
+        )
         assert parts == pytest.approx(shares["total"], abs=0.005)
         assert shares["customer"] == pytest.approx(row.payment, abs=0.005)
         assert row.payment >= 0.0
@@ -166,7 +181,9 @@ def test_energy_accounts_balance(event_run) -> None:  # type: ignore[no-untyped-
     assert total == pytest.approx(summary["payments_total"], abs=0.01)
     delivered = sum(
         session.scalars(
-            select(Baseline.delivered_kwh).where(Baseline.event_id == summary["event_id"])
+            select(Baseline.delivered_kwh).where(
+                Baseline.event_id == summary["event_id"]
+            )
         )
     )
     assert delivered == pytest.approx(summary["delivered_kwh"], rel=1e-6, abs=1e-6)
@@ -189,10 +206,46 @@ def test_statement_per_participant(event_run) -> None:  # type: ignore[no-untype
 def test_after_event_notices(event_run) -> None:  # type: ignore[no-untyped-def]
     summary, session, _ = event_run
     after = session.scalars(
-        select(Notice).where(Notice.event_id == summary["event_id"], Notice.kind == "after_event")
+        select(Notice).where(
+            Notice.event_id == summary["event_id"], Notice.kind == "after_event"
+        )
     ).all()
     assert len(after) == summary["statements"]
     per_customer = defaultdict(int)
     for notice in after:
         per_customer[notice.customer_id] += 1
     assert max(per_customer.values()) == 1
+
+
+def test_automation_document_per_customer(event_run) -> None:  # type: ignore[no-untyped-def]
+    """Automation Transparency: every customer gets the account of their control."""
+    from coflex.adapters.store.models_operations import AutomationDocument
+
+    summary, session, output = event_run
+    documents = session.scalars(select(AutomationDocument)).all()
+    assert len(documents) == summary["customers"]
+    files = list((output / "customers").glob("*/automation.html"))
+    assert len(files) == summary["customers"]
+    text = files[0].read_text()
+    assert "Override" in text
+    assert "no penalty" in text.lower()
+    assert "events a season" in text
+
+
+def test_reminders_only_for_notified(event_run) -> None:  # type: ignore[no-untyped-def]
+    summary, session, _ = event_run
+    event = session.get(Event, summary["event_id"])
+    notices = session.scalars(select(Notice).where(Notice.event_id == event.id)).all()
+    reminded = {n.customer_id for n in notices if n.kind == "reminder"}
+    in_time = {
+        n.customer_id
+        for n in notices
+        if n.kind == "pre_event"
+        and n.delivered_at is not None
+        and n.delivered_at <= event.start - timedelta(hours=2)
+    }
+    assert reminded
+    assert reminded <= in_time
+    for notice in notices:
+        if notice.kind == "reminder":
+            assert notice.created_at == event.start - timedelta(minutes=30)

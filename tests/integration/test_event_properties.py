@@ -31,9 +31,16 @@ from coflex.services.dispatch import STEP_S
 def _run(seed: int, customers: int, share: float, folder: Path) -> tuple[dict, str]:
     url = f"sqlite:///{folder / 'p.sqlite'}"
     options = DemoOptions(
-        database_url=url, customers=customers, seed=seed, weather_path=None,
-        timezone="America/New_York", output_dir=folder / "out", override_share=share,
-        target_kw=None, event_start_local=None, event_end_local=None,
+        database_url=url,
+        customers=customers,
+        seed=seed,
+        weather_path=None,
+        timezone="America/New_York",
+        output_dir=folder / "out",
+        override_share=share,
+        target_kw=None,
+        event_start_local=None,
+        event_end_local=None,
         show_progress=False,
     )
     return run_demo(options, console=Console(quiet=True)), url
@@ -44,7 +51,9 @@ def _late_customers(session: Session, event: Event) -> set[int]:
     return {
         notice.customer_id
         for notice in session.scalars(
-            select(Notice).where(Notice.event_id == event.id, Notice.kind == "pre_event")
+            select(Notice).where(
+                Notice.event_id == event.id, Notice.kind == "pre_event"
+            )
         )
         if notice.delivered_at is None or notice.delivered_at > limit
     }
@@ -64,7 +73,9 @@ def _check_event(session: Session, summary: dict) -> None:
     assert not (late & dispatched_customers)
 
     # Every override is honoured within one step, and its site gets no new curtailment.
-    for override in session.scalars(select(Override).where(Override.event_id == event.id)):
+    for override in session.scalars(
+        select(Override).where(Override.event_id == event.id)
+    ):
         assert timedelta(0) <= override.honoured_at - override.requested_at
         assert override.honoured_at - override.requested_at <= timedelta(seconds=STEP_S)
         devices = set(
@@ -86,9 +97,16 @@ def _check_event(session: Session, summary: dict) -> None:
         assert renewed == []
 
     # The energy accounts balance: shares add up and payments follow delivered kWh.
-    for row in session.scalars(select(Settlement).where(Settlement.event_id == event.id)):
+    for row in session.scalars(
+        select(Settlement).where(Settlement.event_id == event.id)
+    ):
         shares = row.shares
-        parts = shares["customer"] + shares["aggregator"] + shares["grid"] + shares["society"]
+        parts = (
+            shares["customer"]
+            + shares["aggregator"]
+            + shares["grid"]
+            + shares["society"]
+        )
         assert abs(parts - shares["total"]) < 0.005
         expected = round(max(row.delivered_kwh, 0.0) * TERMS.payment_per_kwh, 2)
         assert abs(row.payment - expected) <= 0.01

@@ -17,7 +17,12 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 from coflex.adapters.readers.weather import heat_index_c, read_weather
-from coflex.adapters.store.models import Device, EligibilityDecision, Participation, Site
+from coflex.adapters.store.models import (
+    Device,
+    EligibilityDecision,
+    Participation,
+    Site,
+)
 from coflex.services.demo import TERMS, DemoOptions, run_demo
 
 TZ = "America/New_York"
@@ -30,7 +35,9 @@ def hottest_afternoon() -> datetime:
         datetime.fromtimestamp(int(t), ZoneInfo(TZ))
         for t in weather.times.astype("datetime64[s]").astype(np.int64)
     ]
-    afternoon = [i for i, at in enumerate(local) if 15 <= at.hour < 18 and at.month >= 3]
+    afternoon = [
+        i for i, at in enumerate(local) if 15 <= at.hour < 18 and at.month >= 3
+    ]
     best = max(afternoon, key=lambda i: index[i])
     assert index[best] >= TERMS.limits.heat_index_suspend_c
     return datetime.combine(local[best].date(), time(15))
@@ -39,9 +46,17 @@ def hottest_afternoon() -> datetime:
 def test_heat_wave_protects_everyone(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'heat.sqlite'}"
     options = DemoOptions(
-        database_url=url, customers=80, seed=5, weather_path=None, timezone=TZ,
-        output_dir=tmp_path / "out", override_share=0.0, target_kw=None,
-        event_start_local=hottest_afternoon(), event_end_local=None, show_progress=False,
+        database_url=url,
+        customers=80,
+        seed=5,
+        weather_path=None,
+        timezone=TZ,
+        output_dir=tmp_path / "out",
+        override_share=0.0,
+        target_kw=None,
+        event_start_local=hottest_afternoon(),
+        event_end_local=None,
+        show_progress=False,
     )
     summary = run_demo(options, console=Console(quiet=True))
     assert summary["excluded"].get("forecast_heat_condition", 0) > 0
@@ -54,7 +69,10 @@ def test_heat_wave_protects_everyone(tmp_path: Path) -> None:
             select(Site.vulnerable_occupants, Site.medical_equipment, Device.kind)
             .join(Participation, Participation.site_id == Site.id)
             .join(Device, Device.id == Participation.device_id)
-            .where(Participation.event_id == event_id, Participation.dispatched_at.is_not(None))
+            .where(
+                Participation.event_id == event_id,
+                Participation.dispatched_at.is_not(None),
+            )
         ).all()
         assert all(not vulnerable for vulnerable, _, _ in dispatched)
         assert all(kind != "hvac" for _, _, kind in dispatched)

@@ -8,7 +8,12 @@ import numpy as np
 import pytest
 from sqlalchemy import func, inspect, select
 
-from coflex.adapters.store.database import migrate, open_engine, session_factory, transaction
+from coflex.adapters.store.database import (
+    migrate,
+    open_engine,
+    session_factory,
+    transaction,
+)
 from coflex.adapters.store.meter import load_cube, store_meter_days
 from coflex.adapters.store.models import Aggregator, Customer, MeterDay, Site
 from coflex.errors import StoreError
@@ -27,7 +32,9 @@ def store(database_url: str):  # type: ignore[no-untyped-def]
 def _sites(factory, count: int) -> np.ndarray:  # type: ignore[no-untyped-def]
     with transaction(factory) as session:
         aggregator = Aggregator(
-            name="a", jurisdiction="US-NC", registration_number="r",
+            name="a",
+            jurisdiction="US-NC",
+            registration_number="r",
             registered_at=datetime(2026, 1, 1, tzinfo=UTC),
         )
         session.add(aggregator)
@@ -35,16 +42,25 @@ def _sites(factory, count: int) -> np.ndarray:  # type: ignore[no-untyped-def]
         ids = []
         for i in range(count):
             customer = Customer(
-                aggregator_id=aggregator.id, reference=f"C{i}", name="n", email=None,
-                phone=None, preferred_channel="sms",
+                aggregator_id=aggregator.id,
+                reference=f"C{i}",
+                name="n",
+                email=None,
+                phone=None,
+                preferred_channel="sms",
                 created_at=datetime(2026, 1, 1, tzinfo=UTC),
             )
             session.add(customer)
             session.flush()
             site = Site(
-                customer_id=customer.id, latitude=36.1, longitude=-79.9, timezone=TZ,
-                medical_equipment=False, vulnerable_occupants=False,
-                base_load_day_offset=0, base_load_scale=1.0,
+                customer_id=customer.id,
+                latitude=36.1,
+                longitude=-79.9,
+                timezone=TZ,
+                medical_equipment=False,
+                vulnerable_occupants=False,
+                base_load_day_offset=0,
+                base_load_scale=1.0,
             )
             session.add(site)
             session.flush()
@@ -55,7 +71,14 @@ def _sites(factory, count: int) -> np.ndarray:  # type: ignore[no-untyped-def]
 def test_migration_creates_tables(store) -> None:  # type: ignore[no-untyped-def]
     engine, _ = store
     tables = set(inspect(engine).get_table_names())
-    assert {"customers", "contracts", "consents", "events", "notices", "statements"} <= tables
+    assert {
+        "customers",
+        "contracts",
+        "consents",
+        "events",
+        "notices",
+        "statements",
+    } <= tables
     migrate(engine)  # a second run is a no-op
 
 
@@ -64,8 +87,12 @@ def test_failed_step_stores_nothing(store) -> None:  # type: ignore[no-untyped-d
     with pytest.raises(RuntimeError):
         with transaction(factory) as session:
             session.add(
-                Aggregator(name="x", jurisdiction="US-NC", registration_number="1",
-                           registered_at=datetime(2026, 1, 1, tzinfo=UTC))
+                Aggregator(
+                    name="x",
+                    jurisdiction="US-NC",
+                    registration_number="1",
+                    registered_at=datetime(2026, 1, 1, tzinfo=UTC),
+                )
             )
             session.flush()
             raise RuntimeError("step failed half way")
@@ -86,8 +113,14 @@ def test_naive_timestamp_rejected(store) -> None:  # type: ignore[no-untyped-def
     _, factory = store
     with pytest.raises(Exception, match="naive datetime"):
         with transaction(factory) as session:
-            session.add(Aggregator(name="x", jurisdiction="US-NC", registration_number="1",
-                                   registered_at=datetime(2026, 1, 1)))
+            session.add(
+                Aggregator(
+                    name="x",
+                    jurisdiction="US-NC",
+                    registration_number="1",
+                    registered_at=datetime(2026, 1, 1),
+                )
+            )
             session.flush()
 
 
@@ -103,7 +136,9 @@ def test_meter_days_round_trip_dst(store) -> None:  # type: ignore[no-untyped-de
         written = store_meter_days(session, site_ids, energy, first, TZ)
     assert written == 6
     with factory() as session:
-        lengths = sorted({len(row) // 4 for row in session.scalars(select(MeterDay.energy_kwh))})
+        lengths = sorted(
+            {len(row) // 4 for row in session.scalars(select(MeterDay.energy_kwh))}
+        )
         result = load_cube(session, site_ids, first, 3, TZ)
     assert lengths == [96, 100]
     day_totals = np.nansum(result.cube_kwh, axis=2)

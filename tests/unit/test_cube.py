@@ -189,3 +189,15 @@ def test_any_order_same_cube(seed: int, drop: int):
     )
     assert np.array_equal(ordered.cube_kwh, shuffled.cube_kwh, equal_nan=True)
     assert np.array_equal(ordered.gap_day, shuffled.gap_day)
+
+
+def test_no_usable_reading_gives_empty_cube() -> None:
+    from datetime import date as day
+
+    result = build_cube(
+        np.zeros(2, dtype=np.int64), np.array([0, 900]), np.array([1.0, 1.0]), 1,
+        day(2026, 1, 1), 1, "UTC",
+    )
+    assert result.cube_kwh.shape == (1, 1, 96)
+    assert np.isnan(result.cube_kwh).all()
+    assert result.readings_outside_window == 2

@@ -113,3 +113,27 @@ def test_extreme_cold_suspends_heating() -> None:
 def test_heat_does_not_stop_water_heater() -> None:
     site = standing(forecast_heat_index_max_c=45.0)
     assert decide_device(9, DeviceKind.WATER_HEATER, None, site).eligible
+
+
+def test_day_ahead_notice_after_cutoff_excluded() -> None:
+    from coflex.domain.programs import EventClass
+
+    day_ahead = replace(TERMS, event_class=EventClass.DAY_AHEAD)
+    # START is 15:00 EDT on 21 July; the cut-off is 14:00 EDT on 20 July.
+    late = datetime(2026, 7, 20, 18, 30, tzinfo=UTC)
+    in_time = datetime(2026, 7, 20, 17, 30, tzinfo=UTC)
+    site = standing(terms=day_ahead, timezone="America/New_York")
+    refused = decide_site(replace(site, earliest_notice_delivery_at=late), START, END)
+    accepted = decide_site(replace(site, earliest_notice_delivery_at=in_time), START, END)
+    assert refused.reason is ExclusionReason.NOTICE_NOT_DELIVERABLE
+    assert accepted.eligible
+
+
+def test_emergency_needs_no_advance_notice() -> None:
+    from coflex.domain.programs import EventClass
+
+    emergency = replace(TERMS, event_class=EventClass.EMERGENCY, min_notice_s=0)
+    decision = decide_site(
+        standing(terms=emergency, earliest_notice_delivery_at=None), START, END
+    )
+    assert decision.eligible

@@ -55,3 +55,47 @@ def test_display_slower_than_sms() -> None:
     display = earliest_delivery(sent, Channel.DEVICE_DISPLAY)
     assert sms is not None and display is not None
     assert display > sms
+
+
+def test_day_ahead_cutoff_after_spring_forward() -> None:
+    """A day-ahead notice is due at 14:00 local the day before, in that day's offset."""
+    from coflex.domain.operations.notice import notice_deadline
+    from coflex.domain.programs import EventClass
+
+    # Event 2026-03-09 15:00 EDT; the day before is the change day, so 14:00
+    # there is already EDT (UTC-4): 18:00 UTC, not 19:00 UTC.
+    start = datetime(2026, 3, 9, 19, 0, tzinfo=UTC)
+    deadline = notice_deadline(EventClass.DAY_AHEAD, start, "America/New_York", 7200)
+    assert deadline == datetime(2026, 3, 8, 18, 0, tzinfo=UTC)
+
+
+def test_day_ahead_cutoff_after_fall_back() -> None:
+    from coflex.domain.operations.notice import notice_deadline
+    from coflex.domain.programs import EventClass
+
+    # Event 2026-11-02 15:00 EST; 14:00 on 1 November is EST (UTC-5): 19:00 UTC.
+    start = datetime(2026, 11, 2, 20, 0, tzinfo=UTC)
+    deadline = notice_deadline(EventClass.DAY_AHEAD, start, "America/New_York", 7200)
+    assert deadline == datetime(2026, 11, 1, 19, 0, tzinfo=UTC)
+
+
+def test_lead_time_classes() -> None:
+    from coflex.domain.operations.notice import notice_deadline
+    from coflex.domain.programs import EventClass
+
+    start = datetime(2026, 7, 21, 19, 0, tzinfo=UTC)
+    reliability = notice_deadline(EventClass.RELIABILITY, start, "America/New_York", 7200)
+    fast = notice_deadline(EventClass.FAST, start, "America/New_York", 1800)
+    assert reliability == start - timedelta(hours=2)
+    assert fast == start - timedelta(minutes=30)
+    assert notice_deadline(EventClass.EMERGENCY, start, "America/New_York", 0) is None
+
+
+def test_day_ahead_respects_minimum_lead() -> None:
+    """An event just after midnight still needs the full lead time."""
+    from coflex.domain.operations.notice import notice_deadline
+    from coflex.domain.programs import EventClass
+
+    start = datetime(2026, 7, 21, 4, 30, tzinfo=UTC)  # 00:30 EDT
+    deadline = notice_deadline(EventClass.DAY_AHEAD, start, "America/New_York", 24 * 3600)
+    assert deadline == start - timedelta(hours=24)

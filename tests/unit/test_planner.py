@@ -73,7 +73,7 @@ def target_for(c: Candidates, share: float) -> float:
     return max(share * float(c.flex_kw.sum()), 0.5)
 
 
-# -- properties of every plan ---------------------------------------------------------
+# -- properties of every plan --
 
 
 @property_settings
@@ -174,7 +174,7 @@ def test_greedy_close_to_highs(fleet: Candidates, share: float) -> None:
     assert greedy.objective <= exact.objective * 1.03
 
 
-# -- cover_shortfall ---------------------------------------------------------------------
+# -- cover_shortfall --
 
 
 @st.composite
@@ -215,9 +215,11 @@ def test_cover_restores_target_when_possible(
 ) -> None:
     fleet, current, released = case
     covered = cover_shortfall(fleet, current, released, method=method)
-    kept = np.where(released, 0.0, current.fraction)
-    reserve = (kept == 0.0) & ~released
-    reachable_kw = float(np.dot(fleet.flex_kw, kept)) + eligible_kw(fleet, reserve)
+    still_dispatched = np.where(released, 0.0, current.fraction)
+    reserve = (still_dispatched == 0.0) & ~released
+    reachable_kw = float(np.dot(fleet.flex_kw, still_dispatched)) + eligible_kw(
+        fleet, reserve
+    )
     required_kw = current.required_kw
 
     if reachable_kw >= required_kw:
@@ -257,7 +259,7 @@ def test_cover_without_release_changes_nothing() -> None:
     assert np.array_equal(covered.fraction, current.fraction)
 
 
-# -- cost, rotation and concentration ----------------------------------------------------
+# -- cost, rotation and concentration --
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -304,7 +306,7 @@ def test_on_off_overshoot_beats_split(method: str) -> None:
 
 
 @pytest.mark.parametrize("method", METHODS)
-def test_unused_battery_kept_in_reserve(method: str) -> None:
+def test_unused_battery_still_dispatched_in_reserve(method: str) -> None:
     fleet = make_candidates([5.0, 5.0], impact=[0.0, 0.0])
     result = plan(fleet, 2.0, margin=0.0, method=method, max_site_share=1.0)
     assert result.planned_kw == pytest.approx(2.0)
@@ -323,7 +325,7 @@ def test_highs_method_recorded() -> None:
     assert result.fallback_reason is None
 
 
-# -- invalid input -------------------------------------------------------------------------
+# -- invalid input --
 
 
 @pytest.mark.parametrize(

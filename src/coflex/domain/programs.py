@@ -11,6 +11,8 @@ import json
 from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 
+from coflex.errors import RuleViolation
+
 
 class EventClass(StrEnum):
     """Event classes with the notice norms of real programs.
@@ -42,16 +44,25 @@ class HealthSafetyLimits:
 
     indoor_min_c: float = 18.0
     indoor_min_vulnerable_c: float = 20.0
+    # NOTE: no health guidance sets a general indoor maximum; 28 °C echoes the
+    # CIBSE living-room overheating criterion and is a proposed default.
     indoor_max_c: float = 28.0
     indoor_max_vulnerable_c: float = 26.0
     max_setpoint_offset_c: float = 2.2
+    # NOTE: a proposed default, stricter than the program-wide 2.2 °C.
     max_setpoint_offset_vulnerable_c: float = 1.0
+    # NOTE: a proposed default backup reserve; ConnectedSolutions and other
+    # battery programs let the owner keep more.
     battery_reserve_fraction: float = 0.20
+    # Legionella control (HSE ACOP L8): hot water stored at 60 °C and delivered
+    # at 50 °C or more; the tank is not let fall below the delivery level.
     water_heater_min_c: float = 50.0
     # NWS heat index thresholds: a Heat Advisory level excludes vulnerable
     # sites, an Extreme Heat Warning level suspends cooling curtailment.
     heat_index_vulnerable_exclusion_c: float = 39.4  # 103 °F
     heat_index_suspend_c: float = 40.6  # 105 °F
+    # NOTE: NWS cold thresholds vary by forecast office; these are estimates
+    # for the US Southeast (Cold Weather Advisory and Extreme Cold Warning).
     cold_vulnerable_exclusion_c: float = -12.0
     cold_suspend_c: float = -18.0
 
@@ -97,11 +108,14 @@ class ProgramTerms:
     event_class: EventClass = EventClass.RELIABILITY
     min_notice_s: int = 2 * 3600
     max_event_s: int = 4 * 3600
-    max_events_per_season: int = 30
+    max_events_per_season: int = 30  # GCEC demand response: at most 30 a year
     max_hours_per_season: float = 180.0
     payment_per_kwh: float = 2.00  # PG&E Power Saver Rewards paid $2/kWh in 2022-23
     currency: str = "USD"
-    plan_margin: float = 0.10
+    plan_margin: float = 0.10  # planned above the target to cover dropouts
+    statement_due_s: int = (
+        24 * 3600
+    )  # feedback statement at most this long after the end
     limits: HealthSafetyLimits = field(default_factory=HealthSafetyLimits)
 
     def parameters_hash(self) -> str:
@@ -121,3 +135,42 @@ class ProgramTerms:
 
     def with_limits(self, limits: HealthSafetyLimits) -> ProgramTerms:
         return replace(self, limits=limits)
+
+
+def check_contract_terms(program: ProgramTerms, contract: ProgramTerms) -> None:
+    """Reject contract terms that are looser than the program's.
+
+    A contract may protect its customer more than the program does (stricter
+    limits, fewer or shorter events, longer notice) but never less.
+
+    Raises
+    ------
+    RuleViolation
+        Naming the first term that is looser.
+    """
+    if not contract.limits.is_no_looser_than(program.limits):
+        raise RuleViolation(
+            "contract health-and-safety limits are looser than the program's: "
+            "a contract may only make them stricter",
+            field="limits",
+        )
+    looser = [
+        ("min_notice_s", contract.min_notice_s < program.min_notice_s),
+        ("max_event_s", contract.max_event_s > program.max_event_s),
+        (
+            "max_events_per_season",
+            contract.max_events_per_season > program.max_events_per_season,
+        ),
+        (
+            "max_hours_per_season",
+            contract.max_hours_per_season > program.max_hours_per_season,
+        ),
+    ]
+    for name, is_looser in looser:
+        if is_looser:
+            raise RuleViolation(
+                f"contract {name} {getattr(contract, name)} is looser than the "
+                f"program's {getattr(program, name)}: a contract may only be stricter",
+                value=getattr(contract, name),
+                field=name,
+            )

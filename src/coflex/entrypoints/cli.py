@@ -46,6 +46,36 @@ def _fail(error: CoflexError) -> None:
     raise typer.Exit(error.exit_status)
 
 
+if __name__ == "__main__":
+    # `python -m coflex.entrypoints.cli` runs this file as __main__. Hand over to
+    # the importable module, so that the command groups below, which import
+    # DatabaseOption and _fail from it, find it whole.
+    from coflex.entrypoints.cli import main as _main
+
+    _main()
+    raise SystemExit(0)
+
+# Registered here, after DatabaseOption and _fail, which these modules import.
+from coflex.entrypoints import cli_audit  # noqa: E402
+
+app.add_typer(cli_audit.app, name="audit")
+from coflex.entrypoints import cli_complaints  # noqa: E402
+
+app.add_typer(cli_complaints.app, name="complaints")
+from coflex.entrypoints import cli_records  # noqa: E402
+
+app.add_typer(cli_records.app, name="records")
+from coflex.entrypoints import cli_compliance  # noqa: E402
+
+app.add_typer(cli_compliance.app, name="compliance")
+from coflex.entrypoints import cli_enrollment  # noqa: E402
+
+app.add_typer(cli_enrollment.app)
+from coflex.entrypoints import cli_openadr  # noqa: E402
+
+app.add_typer(cli_openadr.app, name="openadr3")
+
+
 def _parse_local_time(value: str | None, option: str) -> datetime | None:
     if value is None:
         return None
@@ -104,9 +134,29 @@ def demo(
         typer.Option(help="Event end in local time. Default: 3 hours after the start."),
     ] = None,
     devices: Annotated[
-        str, typer.Option(help="Device adapter: 'simulated'.")
+        str,
+        typer.Option(
+            help="Device adapter: 'simulated' (in process) or 'mqtt' (a device "
+            "simulator process behind the MQTT broker given by --broker)."
+        ),
     ] = "simulated",
+    broker: Annotated[
+        str,
+        typer.Option(
+            help="MQTT broker for --devices mqtt: mqtt://HOST:PORT, or "
+            "mqtts://HOST:PORT?ca=CA.pem for TLS."
+        ),
+    ] = "mqtt://127.0.0.1:1883",
     quiet: Annotated[bool, typer.Option(help="Print no progress bar.")] = False,
+    event_speed: Annotated[
+        float | None,
+        typer.Option(
+            min=0.1,
+            help="Run the event at this many event seconds per wall-clock second "
+            "(1 is real time), so that overrides from `coflex serve` reach it. "
+            "Default: as fast as possible.",
+        ),
+    ] = None,
 ) -> None:
     """Run a whole flexibility event on a simulated fleet driven by real data."""
     from coflex.services.demo import DemoOptions, run_demo
@@ -123,7 +173,9 @@ def demo(
         event_start_local=_parse_local_time(event_start, "--event-start"),
         event_end_local=_parse_local_time(event_end, "--event-end"),
         devices=devices,
+        broker_url=broker,
         show_progress=not quiet,
+        event_speed=event_speed,
     )
     try:
         summary = run_demo(options, console=console)
@@ -138,6 +190,8 @@ def demo(
 @db_app.command("upgrade")
 def db_upgrade(database: DatabaseOption = None) -> None:
     """Create the database or bring its schema to the newest revision."""
+    from sqlalchemy.engine import make_url
+
     from coflex.adapters.store.database import (
         default_database_url,
         migrate,
@@ -149,7 +203,14 @@ def db_upgrade(database: DatabaseOption = None) -> None:
         migrate(open_engine(url))
     except CoflexError as error:
         _fail(error)
-    console.print(f"Schema is up to date in {url}")
+    shown = make_url(url).render_as_string(hide_password=True) if "://" in url else url
+    console.print(f"Schema is up to date in {shown}")
+
+
+# Imported here because cli_web reuses DatabaseOption and _fail from above.
+from coflex.entrypoints import cli_web  # noqa: E402
+
+app.add_typer(cli_web.app)
 
 
 def main() -> None:

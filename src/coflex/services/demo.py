@@ -10,7 +10,7 @@ import json
 import logging
 import time as clock
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -26,6 +26,7 @@ from rich.progress import (
 from rich.table import Table
 from sqlalchemy.engine import make_url
 
+from coflex.adapters.devices.mqtt_session import parse_broker_url, start_simulation
 from coflex.adapters.devices.simulated import SimulatedFleet
 from coflex.adapters.notices.simulated import SimulatedNoticeChannels
 from coflex.adapters.readers.household import (
@@ -47,13 +48,22 @@ from coflex.domain.measurement.settlement import PaymentRates
 from coflex.domain.operations.requests import FlexibilityRequest
 from coflex.domain.programs import EventClass, ProgramTerms
 from coflex.errors import InputError
-from coflex.services import dispatch, events, history, measurement, reporting
+from coflex.services import (
+    demo_accounts,
+    demo_contracts,
+    dispatch,
+    events,
+    history,
+    measurement,
+    override_inbox,
+    reporting,
+    transparency,
+)
 from coflex.services.enrollment import AggregatorProfile, enroll_fleet, register_program
 from coflex.services.population import draw_population
 from coflex.services.scenario import Scenario, choose_scenario, zone
 from coflex.services.simulated_forecast import SimulatedForecaster
 from coflex.simulation import fleet as model
-from coflex.simulation.flexibility import SiteLimits
 
 logger = logging.getLogger(__name__)
 
@@ -85,17 +95,6 @@ PLANNING_MARGIN_C = 0.5
 PLANNING_MARGIN_SOC = 0.02
 
 
-def planning_limits(limits: SiteLimits) -> SiteLimits:
-    """Tighten the enforced limits by the planning margin."""
-    return SiteLimits(
-        indoor_min_c=limits.indoor_min_c + PLANNING_MARGIN_C,
-        indoor_max_c=limits.indoor_max_c - PLANNING_MARGIN_C,
-        max_offset_c=limits.max_offset_c,
-        battery_reserve_fraction=limits.battery_reserve_fraction + PLANNING_MARGIN_SOC,
-        water_heater_min_c=limits.water_heater_min_c + PLANNING_MARGIN_C,
-    )
-
-
 @dataclass(frozen=True)
 class DemoOptions:
     database_url: str | None
@@ -110,16 +109,24 @@ class DemoOptions:
     event_end_local: datetime | None
     devices: str = "simulated"
     show_progress: bool = True
+    # Event seconds per wall-clock second while the event runs; None runs it
+    # as fast as the machine allows. Paced, the event takes web overrides live.
+    event_speed: float | None = None
+    # With devices="mqtt", the broker that carries the event's commands.
+    broker_url: str = "mqtt://127.0.0.1:1883"
 
 
 def _validate(options: DemoOptions) -> None:
     zone(options.timezone)
-    if options.devices != "simulated":
+    if options.devices not in ("simulated", "mqtt"):
         raise InputError(
-            f"unknown device adapter {options.devices!r}: use --devices simulated",
+            f"unknown device adapter {options.devices!r}: "
+            "use --devices simulated or --devices mqtt",
             value=options.devices,
             field="devices",
         )
+    if options.devices == "mqtt":
+        parse_broker_url(options.broker_url)
     if options.target_kw is not None and not options.target_kw > 0:
         raise InputError(
             f"target {options.target_kw!r} kW is not positive: "
@@ -211,6 +218,8 @@ def _enroll(factory, options, scenario, weather, load, rng, progress) -> World: 
         TERMS,
         (date(scenario.event_day.year, 5, 1), date(scenario.event_day.year, 10, 31)),
         scenario.start - timedelta(days=500),
+        # The demo's registration runs a year past the event.
+        registration_expires_at=scenario.end + timedelta(days=365),
     )
     n = options.customers
     population = draw_population(n, rng)
@@ -232,6 +241,21 @@ def _enroll(factory, options, scenario, weather, load, rng, progress) -> World: 
         scenario.start,
     )
     progress.advance(task)
+    contracts = progress.add_task("Offering and signing contracts", total=n)
+    demo_contracts.enroll_demo_contracts(
+        factory,
+        demo_contracts.demo_offer(PROFILE, PROGRAM_NAME),
+        TERMS,
+        population,
+        enrolled,
+        base,
+        weather,
+        options.timezone,
+        scenario.n_days - 1,
+        scenario.start,
+        options.output_dir,
+        on_customer=lambda: progress.advance(contracts),
+    )
     limits = TERMS.limits
     vulnerable = population.vulnerable_occupants
     limits_max = np.where(
@@ -329,10 +353,12 @@ def _run_event(
         event_class=TERMS.event_class,
     )
     fleet_adapter.advance(received)
-    limits = planning_limits(
-        SiteLimits.from_health_limits(TERMS.limits, world.vulnerable)
+    forecaster = SimulatedForecaster(
+        fleet_adapter,
+        weather,
+        planning_margin_c=PLANNING_MARGIN_C,
+        planning_margin_soc=PLANNING_MARGIN_SOC,
     )
-    forecaster = SimulatedForecaster(fleet_adapter, weather, limits)
     prepared = events.prepare_event(
         factory,
         world.program_id,
@@ -341,15 +367,32 @@ def _run_event(
         forecaster,
         SimulatedNoticeChannels(rng),
     )
+    transparency.write_automation_documents(
+        factory, prepared.index, _parties(), options.output_dir, received
+    )
+    fleet_adapter.advance(scenario.start - timedelta(seconds=events.REMINDER_LEAD_S))
+    events.send_reminders(factory, prepared, SimulatedNoticeChannels(rng))
     fleet_adapter.advance(scenario.start)
     twin = fleet_adapter.copy()
     fleet_adapter.step_s = twin.step_s = dispatch.STEP_S
-    runner = dispatch.EventRunner(factory, prepared, fleet_adapter, twin)
+    mqtt = None
+    if options.devices == "mqtt":
+        # The devices run in their own process behind the broker; the twin
+        # stays in this process, on its customers' own schedules.
+        mqtt = start_simulation(fleet_adapter, enrolled.device_kind, options.broker_url)
+    adapter = fleet_adapter if mqtt is None else mqtt.gateway
+    runner = dispatch.EventRunner(factory, prepared, adapter, twin)
     steps = progress.add_task(
         "Running the event", total=int(request.duration_s // dispatch.STEP_S)
     )
     runner.on_step = lambda: progress.advance(steps)
-    outcome = runner.run(_overrides(prepared, options.override_share, rng))
+    overrides = _overrides(prepared, options.override_share, rng)
+    _open_to_the_web(factory, options, world, prepared, runner, overrides, progress)
+    try:
+        outcome = runner.run(overrides)
+    finally:
+        if mqtt is not None:
+            fleet_adapter = mqtt.stop()
 
     next_midnight = datetime.combine(
         scenario.event_day + timedelta(days=1), time(), ZoneInfo(scenario.timezone)
@@ -386,14 +429,7 @@ def _run_event(
         customer_ids=prepared.index.customer_id,
     )
     issued = scenario.end + timedelta(hours=1)
-    parties = reporting.Parties(
-        PROFILE.name,
-        PROFILE.jurisdiction,
-        PROFILE.registration_number,
-        PROFILE.phone,
-        PROFILE.regulator,
-        PROGRAM_NAME,
-    )
+    parties = _parties()
     written = progress.add_task("Writing statements", total=len(participants))
     count = reporting.write_statements(
         factory,
@@ -405,18 +441,62 @@ def _run_event(
         options.output_dir,
         issued,
         progress=lambda: progress.advance(written),
+        channels=SimulatedNoticeChannels(rng),
     )
     traces = reporting._traces(factory, prepared.event_id)
     shown_url = (
         make_url(url).render_as_string(hide_password=True) if "://" in url else url
     )
     summary = reporting.build_summary(
-        prepared, outcome, m, traces, database=shown_url, statements=count
+        prepared,
+        outcome,
+        m,
+        traces,
+        database=shown_url,
+        statements=count,
+        issued_at=issued,
     )
     reporting.write_event_report(
         factory, prepared, outcome, m, parties, summary, options.output_dir, issued
     )
     return summary
+
+
+def _open_to_the_web(  # type: ignore[no-untyped-def]
+    factory, options: DemoOptions, world: World, prepared, runner, overrides, progress
+) -> None:
+    """Create the demo accounts and let the runner take overrides from the web."""
+    credentials = demo_accounts.create_demo_accounts(
+        factory,
+        world.aggregator_id,
+        PROFILE.jurisdiction,
+        prepared,
+        {o.site_pos for o in overrides},
+    )
+    path = options.output_dir / "credentials.txt"
+    demo_accounts.write_credentials(path, credentials)
+    if options.show_progress:
+        demo_accounts.print_credentials(progress.console, credentials, path)
+    clock = None
+    if options.event_speed:
+        clock = override_inbox.PacedClock(
+            prepared.request.start, datetime.now(UTC), options.event_speed
+        )
+        runner.wait_until = clock.wait_until
+    runner.override_inbox = override_inbox.DatabaseOverrideInbox(
+        prepared.event_id, demo_accounts.site_positions(prepared), clock
+    )
+
+
+def _parties() -> reporting.Parties:
+    return reporting.Parties(
+        PROFILE.name,
+        PROFILE.jurisdiction,
+        PROFILE.registration_number,
+        PROFILE.phone,
+        PROFILE.regulator,
+        PROGRAM_NAME,
+    )
 
 
 def _print_summary(console: Console, summary: dict[str, object]) -> None:

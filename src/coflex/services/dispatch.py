@@ -9,29 +9,38 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Protocol
 
 import numpy as np
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from coflex.adapters.devices.base import Action, Command, DeviceAdapter, Telemetry
+from coflex.adapters.devices.base import (
+    Acknowledgement,
+    Action,
+    Command,
+    ContactFault,
+    DeviceAdapter,
+    Telemetry,
+)
 from coflex.adapters.store.bulk import insert_rows
 from coflex.adapters.store.database import transaction
 from coflex.adapters.store.models import (
     DeviceCommand,
-    EligibilityDecision,
     Event,
     EventTrace,
     Override,
     Participation,
     SafetyRelease,
 )
+from coflex.adapters.store.models_devices import FailSafeAction
 from coflex.domain.fleet import DeviceKind, ExclusionReason
 from coflex.domain.operations import planner, watchdog
-from coflex.services.events import PreparedEvent
+from coflex.services import audit, contract_guard, vetoes
+from coflex.services.events import PreparedEvent, revise_site_decisions
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +59,20 @@ class OverrideRequest:
     channel: str  # "app", "portal" or "thermostat"
 
 
+class OverrideInbox(Protocol):
+    """A source of override requests that arrive while the event runs."""
+
+    def take_due(
+        self,
+        session: Session,
+        step_start: datetime,
+        step_end: datetime,
+        already_released: Collection[int],
+    ) -> list[OverrideRequest]:
+        """Return the requests made by ``step_end`` and mark them taken."""
+        ...
+
+
 @dataclass
 class DispatchOutcome:
     dispatched_sites: set[int] = field(default_factory=set)
@@ -63,15 +86,16 @@ class DispatchOutcome:
     notices_late_dispatched: int = 0
     late_notice_sites: set[int] = field(default_factory=set)
     shortfall_kw: float = 0.0
+    vetoes: int = 0
     plan: planner.Plan | None = None
 
 
 class EventRunner:
     """Drives one prepared event against a device adapter and its twin.
 
-    The twin is the same fleet left on its customers' own schedules; the
-    difference between the two is the reduction the event really caused,
-    which the report sets beside the baseline measurement.
+    The twin is the same fleet left on its customers' own schedules. The
+    difference between the two is the reduction the event really caused, and
+    the report sets it beside the baseline measurement.
     """
 
     def __init__(
@@ -93,6 +117,10 @@ class EventRunner:
         self.outcome = DispatchOutcome()
         self._previous: Telemetry | None = None
         self.on_step: Callable[[], None] | None = None
+        # A live event waits for the wall clock before each step and takes
+        # overrides stored by the portal and the API from the inbox.
+        self.wait_until: Callable[[datetime], None] | None = None
+        self.override_inbox: OverrideInbox | None = None
         with factory() as session:
             rows = session.execute(
                 select(Participation.device_id, Participation.id).where(
@@ -102,6 +130,14 @@ class EventRunner:
         self._participation_id = dict(rows)
 
     # -- commands -----------------------------------------------------------------
+
+    def latest_telemetry(self) -> Telemetry | None:
+        """Return the readings of the last step, or None before the first."""
+        return self._previous
+
+    def control_value(self, k: int) -> float:
+        """Return the command value for candidate ``k`` at its planned fraction."""
+        return self._control_value(k)
 
     def _control_value(self, k: int) -> float:
         pos = self.p.candidate_device_pos[k]
@@ -120,6 +156,9 @@ class EventRunner:
         reason: str,
         at: datetime,
     ) -> None:
+        if action is Action.CURTAIL:
+            ks = contract_guard.apply(self, session, ks, at)
+            ks = vetoes.apply(self, session, ks, at)
         if len(ks) == 0:
             return
         commands = [
@@ -129,10 +168,12 @@ class EventRunner:
                 action=action,
                 value=self._control_value(k) if action is Action.CURTAIL else None,
                 reason=reason,
+                until=self.p.request.end if action is Action.CURTAIL else None,
             )
             for k in ks
         ]
         acks = self.adapter.send(commands, at)
+        accepted = np.array([ack.accepted for ack in acks], dtype=bool)
         rows, participation = [], []
         for command, ack in zip(commands, acks, strict=True):
             rows.append(
@@ -146,21 +187,108 @@ class EventRunner:
                     "acknowledged_at": ack.at if ack.accepted else None,
                 }
             )
+            if action is Action.CURTAIL and not ack.accepted:
+                continue  # released with its fault by _record_faults
             key = "dispatched_at" if action is Action.CURTAIL else "released_at"
             change = {"id": self._participation_id[command.device_id], key: at}
             if action is Action.RESTORE:
                 change["release_reason"] = reason
             participation.append(change)
         insert_rows(session, DeviceCommand, rows)
-        session.execute(update(Participation), participation)
-        self.under_control[ks] = action is Action.CURTAIL
+        audit.append(session, audit.command_records(rows))
+        if participation:
+            session.execute(update(Participation), participation)
+        self.under_control[ks] = (action is Action.CURTAIL) & accepted
+        self._record_faults(session, ks, acks, action, at)
         if action is Action.CURTAIL:
-            for k in ks:
+            for k in ks[accepted]:
                 self.outcome.dispatched_devices.add(int(k))
                 site = int(self.p.index.device_site[self.p.candidate_device_pos[k]])
                 self.outcome.dispatched_sites.add(site)
                 if not self.p.notice_on_time[site]:
                     self.outcome.notices_late_dispatched += 1
+
+    def _record_faults(
+        self,
+        session: Session,
+        ks: np.ndarray,
+        acks: list[Acknowledgement],
+        action: Action,
+        at: datetime,
+    ) -> None:
+        """Record every command a device did not accept, and release it.
+
+        A device that did not take a curtailment leaves the event. A device
+        that did not confirm a restore is out of contact, and its own
+        fallback to the customer's schedule takes over.
+        """
+        failed = [(k, ack) for k, ack in zip(ks, acks, strict=True) if not ack.accepted]
+        if not failed:
+            return
+        rows, participation = [], []
+        for k, ack in failed:
+            fault = ack.fault or ContactFault.COMMAND_REJECTED
+            rows.append(
+                {
+                    "event_id": self.p.event_id,
+                    "device_id": ack.device_id,
+                    "at": at,
+                    "fault": fault.value,
+                    "action": "released"
+                    if action is Action.CURTAIL
+                    else "device_fallback",
+                    "detail": (ack.detail or fault.value)[:200],
+                }
+            )
+            if action is Action.CURTAIL:
+                self.released[k] = True
+                self.fraction[k] = 0.0
+                participation.append(
+                    {
+                        "id": self._participation_id[ack.device_id],
+                        "released_at": at,
+                        "release_reason": fault.value,
+                    }
+                )
+        insert_rows(session, FailSafeAction, rows)
+        if participation:
+            session.execute(update(Participation), participation)
+        logger.warning(
+            "event %s: %d devices did not accept %s commands; fail-safe recorded",
+            self.p.event_id,
+            len(failed),
+            action.value,
+        )
+
+    def _release_lost(
+        self, session: Session, telemetry: Telemetry, at: datetime
+    ) -> None:
+        """Release the devices that lost contact, and record why."""
+        if not telemetry.lost_contact:
+            return
+        lost = np.fromiter(telemetry.lost_contact, dtype=np.int64)
+        ks = np.flatnonzero(np.isin(self.p.candidates.device_id, lost) & ~self.released)
+        controlled = ks[self.under_control[ks]]
+        rows = []
+        for k in controlled:
+            device_id = int(self.p.candidates.device_id[k])
+            fault = telemetry.lost_contact[device_id]
+            rows.append(
+                {
+                    "event_id": self.p.event_id,
+                    "device_id": device_id,
+                    "at": at,
+                    "fault": fault.value,
+                    "action": "released",
+                    "detail": f"{fault.value} reported at {telemetry.at.isoformat()}",
+                }
+            )
+        insert_rows(session, FailSafeAction, rows)
+        device_ids = self.p.candidates.device_id[ks]
+        faults = [telemetry.lost_contact[int(d)] for d in device_ids]
+        for fault in set(faults):
+            same = np.array([f is fault for f in faults], dtype=bool)
+            self._release(session, ks[same], fault.value, at)
 
     def _candidate_sites(self) -> np.ndarray:
         return self.p.index.device_site[self.p.candidate_device_pos]
@@ -212,6 +340,8 @@ class EventRunner:
         self.released |= late
         late_sites = np.unique(sites[late])
         self.outcome.late_notice_sites = set(late_sites.tolist())
+        # Fresh readings for the pre-command veto; the adapter is already at ``at``.
+        self._previous = self.adapter.advance(at)
         with transaction(self.factory) as session:
             self._record_late(session, late_sites, at)
             self.fraction[late] = 0.0
@@ -238,7 +368,8 @@ class EventRunner:
             }
             for s in sites
         ]
-        insert_rows(session, EligibilityDecision, rows)
+        revise_site_decisions(session, rows)
+        audit.append(session, audit.eligibility_records(rows))
 
     def run(self, overrides: list[OverrideRequest]) -> DispatchOutcome:
         """Run from the event start to its end and restore every device."""
@@ -248,12 +379,19 @@ class EventRunner:
         end = self.p.request.end
         while at < end:
             following = min(at + timedelta(seconds=STEP_S), end)
+            if self.wait_until is not None:
+                self.wait_until(following)
             telemetry = self.adapter.advance(following)
             counterfactual = self.twin.advance(following)
             with transaction(self.factory) as session:
                 self._count_violations(telemetry)
+                self._release_lost(session, telemetry, following)
                 due = [o for o in pending if o.requested_at <= following]
                 pending = [o for o in pending if o.requested_at > following]
+                if self.override_inbox is not None:
+                    due += self.override_inbox.take_due(
+                        session, at, following, self.outcome.overridden_sites.keys()
+                    )
                 self._honour_overrides(session, due, following)
                 self._watch(session, telemetry, following)
                 if following < end and self.released.any():
@@ -291,6 +429,7 @@ class EventRunner:
             )
         if rows:
             insert_rows(session, Override, rows)
+            audit.append(session, audit.override_records(rows))
             logger.info("event %s honoured %d overrides", self.p.event_id, len(rows))
 
     def _finish_trace_values(

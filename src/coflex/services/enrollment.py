@@ -1,8 +1,9 @@
 """Registering the demo aggregator and program, and enrolling its fleet.
 
-Every enrolled customer has a site, a contract under the program's terms with
-its cooling-off period, a recorded consent to control, and the devices that
-the fleet model gave their site.
+Every enrolled customer has a site, a recorded consent to control, and the
+devices that the fleet model gave their site. Their contracts are offered,
+accepted and activated through the contract path in
+:mod:`coflex.services.fleet_contracts`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from coflex.adapters.store.database import transaction
 from coflex.adapters.store.models import (
     Aggregator,
     Consent,
-    Contract,
     Customer,
     Device,
     Program,
@@ -28,12 +28,11 @@ from coflex.adapters.store.models import (
 )
 from coflex.domain.fleet import DeviceKind, HvacMode
 from coflex.domain.programs import ProgramTerms
+from coflex.services import oversight
 from coflex.services.population import Population
 from coflex.simulation.fleet import FleetModel
 
 logger = logging.getLogger(__name__)
-
-COOLING_OFF_DAYS = 14
 
 
 @dataclass(frozen=True)
@@ -66,8 +65,15 @@ def register_program(
     terms: ProgramTerms,
     season: tuple[date, date],
     at: datetime,
+    *,
+    registration_expires_at: datetime | None = None,
 ) -> tuple[int, int]:
-    """Store the aggregator and its program; return their ids."""
+    """Store the aggregator and its program; return their ids.
+
+    With ``registration_expires_at``, the aggregator's registration with the
+    profile's regulator is recorded as in force from ``at`` to that time.
+    Without one, events stay blocked until a registration is recorded.
+    """
     with transaction(factory) as session:
         aggregator = Aggregator(
             name=profile.name,
@@ -89,6 +95,16 @@ def register_program(
         )
         session.add(program)
         session.flush()
+        if registration_expires_at is not None:
+            oversight.record_registration(
+                session,
+                aggregator.id,
+                jurisdiction=profile.jurisdiction,
+                authority=profile.regulator,
+                number=profile.registration_number,
+                valid_from=at,
+                expires_at=registration_expires_at,
+            )
         return aggregator.id, program.id
 
 
@@ -167,10 +183,9 @@ def enroll_fleet(
     timezone: str,
     event_start: datetime,
     *,
-    stricter_cap: int = 2,
     cooling: bool = True,
 ) -> Enrolled:
-    """Store customers, sites, contracts, consents and devices in one transaction."""
+    """Store customers, sites, consents and devices in one transaction."""
     n = fleet.n_sites
     with transaction(factory) as session:
         customer_ids = np.array(
@@ -216,13 +231,6 @@ def enroll_fleet(
             dtype=np.int64,
         )
         insert_rows(
-            session,
-            Contract,
-            _contract_rows(
-                terms, population, customer_ids, program_id, event_start, stricter_cap
-            ),
-        )
-        insert_rows(
             session, Consent, _consent_rows(population, customer_ids, event_start)
         )
         devices = _device_rows(fleet, site_ids, cooling)
@@ -240,50 +248,6 @@ def enroll_fleet(
         [row["kind"] for row in devices],
         np.array([row["model_index"] for row in devices], dtype=np.int64),
     )
-
-
-def _contract_rows(
-    terms: ProgramTerms,
-    population: Population,
-    customer_ids: np.ndarray,
-    program_id: int,
-    event_start: datetime,
-    stricter_cap: int,
-) -> list[dict]:
-    from dataclasses import replace
-
-    stricter = replace(terms, max_events_per_season=stricter_cap)
-    payloads = {
-        False: (terms.to_json(), terms.parameters_hash()),
-        True: (stricter.to_json(), stricter.parameters_hash()),
-    }
-    rows = []
-    for i, customer_id in enumerate(customer_ids.tolist()):
-        accepted = event_start - timedelta(
-            days=int(population.days_since_acceptance[i])
-        )
-        cooling_off_end = accepted + timedelta(days=COOLING_OFF_DAYS)
-        if population.terminated[i]:
-            status, terminated = "terminated", event_start - timedelta(days=5)
-        elif population.in_cooling_off[i]:
-            status, terminated = "cooling_off", None
-        else:
-            status, terminated = "active", None
-        payload, digest = payloads[bool(population.stricter_cap[i])]
-        rows.append(
-            {
-                "customer_id": customer_id,
-                "program_id": program_id,
-                "status": status,
-                "accepted_at": accepted,
-                "cooling_off_ends_at": cooling_off_end,
-                "activated_at": cooling_off_end if status != "cooling_off" else None,
-                "terminated_at": terminated,
-                "terms": payload,
-                "terms_hash": digest,
-            }
-        )
-    return rows
 
 
 def _consent_rows(

@@ -9,9 +9,10 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
+from sqlalchemy import bindparam
 from sqlalchemy.orm import Session, sessionmaker
 
 from coflex.adapters.notices.simulated import SimulatedNoticeChannels
@@ -31,9 +32,15 @@ from coflex.domain.operations.eligibility import (
     decide_device,
     decide_site,
 )
-from coflex.domain.operations.notice import earliest_delivery, pre_event_notice
+from coflex.domain.operations.notice import (
+    earliest_delivery,
+    notice_deadline,
+    pre_event_notice,
+    reminder_notice,
+)
 from coflex.domain.operations.requests import FlexibilityRequest, validate_request
 from coflex.domain.programs import ProgramTerms
+from coflex.services import audit, oversight
 from coflex.services.fleet_index import FleetIndex, load_fleet_index
 from coflex.services.ports import DeviceForecast, Forecaster
 
@@ -69,6 +76,7 @@ def receive_request(
     """Validate and store a request and open its event; return the event id."""
     validate_request(request, terms)
     with transaction(factory) as session:
+        oversight.require_registration(session, program_id, request.received_at)
         row = RequestRow(
             requester=request.requester,
             received_at=request.received_at,
@@ -90,6 +98,10 @@ def receive_request(
         )
         session.add(event)
         session.flush()
+        audit.append(
+            session,
+            audit.request_records(event.id, request.received_at, request.target_kw),
+        )
         logger.info("flexibility request %s opened event %s", row.id, event.id)
         return event.id
 
@@ -116,6 +128,7 @@ def _standings(
                 vulnerable_occupants=bool(index.vulnerable[i]),
                 forecast_heat_index_max_c=float(weather.heat_index_max_c[i]),
                 forecast_temp_min_c=float(weather.temp_min_c[i]),
+                timezone=index.timezone[i],
             )
         )
     return standings
@@ -219,6 +232,7 @@ def _record_decisions(
         )
     with transaction(factory) as session:
         insert_rows(session, EligibilityDecision, rows)
+        audit.append(session, audit.eligibility_records(rows))
         session.get(Event, event_id).status = "eligibility_decided"  # type: ignore[union-attr]
 
 
@@ -281,6 +295,55 @@ def record_plan(
     )
 
 
+REMINDER_LEAD_S = 30 * 60
+
+
+def send_reminders(
+    factory: sessionmaker[Session],
+    prepared: PreparedEvent,
+    channels: SimulatedNoticeChannels,
+) -> int:
+    """Remind planned customers shortly before the start; return how many were sent.
+
+    Only customers whose first notice arrived in time get a reminder; the
+    reminder never makes a late customer eligible.
+    """
+    index, request = prepared.index, prepared.request
+    at = request.start - timedelta(seconds=REMINDER_LEAD_S)
+    planned = prepared.candidate_device_pos[prepared.plan.fraction > 0]
+    sites = [
+        s
+        for s in np.unique(index.device_site[planned]).tolist()
+        if prepared.notice_on_time[s]
+    ]
+    receipts = channels.send([index.channel[s] for s in sites], at)
+    rows = []
+    for s, receipt in zip(sites, receipts, strict=True):
+        text = reminder_notice(
+            index.customer_name[s],
+            request.start,
+            request.end,
+            index.timezone[s],
+            override_hint=OVERRIDE_HINT,
+        )
+        rows.append(
+            {
+                "event_id": prepared.event_id,
+                "customer_id": int(index.customer_id[s]),
+                "kind": "reminder",
+                "channel": receipt.channel.value,
+                "body": text.body,
+                "created_at": at,
+                "sent_at": receipt.sent_at,
+                "delivered_at": receipt.delivered_at,
+                "status": "delivered" if receipt.delivered_at else "failed",
+            }
+        )
+    with transaction(factory) as session:
+        insert_rows(session, Notice, rows)
+    return len(rows)
+
+
 def send_notices(
     factory: sessionmaker[Session],
     event_id: int,
@@ -300,7 +363,6 @@ def send_notices(
         ].tolist()
     )
     receipts = channels.send([index.channel[s] for s in sites], request.received_at)
-    lead_limit = request.start.timestamp() - prepared.terms.min_notice_s
     on_time = np.zeros(index.n_sites, dtype=bool)
     rows = []
     for s, receipt in zip(sites.tolist(), receipts, strict=True):
@@ -313,7 +375,12 @@ def send_notices(
             override_hint=OVERRIDE_HINT,
         )
         delivered = receipt.delivered_at
-        in_time = delivered is not None and delivered.timestamp() <= lead_limit
+        terms = index.terms[s]
+        deadline = notice_deadline(
+            terms.event_class, request.start, index.timezone[s], terms.min_notice_s
+        )
+        # An emergency event needs no advance notice; its notice is still sent.
+        in_time = deadline is None or (delivered is not None and delivered <= deadline)
         on_time[s] = in_time
         if delivered is not None:
             prepared.notice_delivered_at[s] = delivered
@@ -334,6 +401,7 @@ def send_notices(
         )
     with transaction(factory) as session:
         insert_rows(session, Notice, rows)
+        audit.append(session, audit.notice_records(rows))
         event = session.get(Event, event_id)
         assert event is not None
         event.status = "notified"
@@ -351,6 +419,23 @@ def prepare_event(
     method: str = "highs",
 ) -> PreparedEvent:
     """Run the steps from request to notices; each step stored whole."""
+    prepared = plan_request(
+        factory, program_id, terms, request, forecaster, method=method
+    )
+    send_notices(factory, prepared.event_id, prepared, channels)
+    return prepared
+
+
+def plan_request(
+    factory: sessionmaker[Session],
+    program_id: int,
+    terms: ProgramTerms,
+    request: FlexibilityRequest,
+    forecaster: Forecaster,
+    *,
+    method: str = "highs",
+) -> PreparedEvent:
+    """Run the steps from request to plan, before any customer is notified."""
     event_id = receive_request(factory, program_id, terms, request)
     with factory() as session:
         index = load_fleet_index(session, program_id, request.received_at)
@@ -358,7 +443,12 @@ def prepare_event(
         factory, event_id, index, forecaster, request
     )
     forecast = forecaster.flexibility(
-        request.received_at, request.start, request.end, device_ok
+        request.received_at,
+        request.start,
+        request.end,
+        device_ok,
+        [terms.limits for terms in index.terms],
+        index.vulnerable,
     )
     candidates, positions = build_candidates(index, forecast, device_ok)
     no_flex = site_ok & ~np.isin(np.arange(index.n_sites), index.device_site[positions])
@@ -382,7 +472,6 @@ def prepare_event(
         forecast,
         chosen,
     )
-    send_notices(factory, event_id, prepared, channels)
     return prepared
 
 
@@ -406,4 +495,43 @@ def _record_no_flexibility(
         for s in np.flatnonzero(no_flex)
     ]
     with transaction(factory) as session:
-        insert_rows(session, EligibilityDecision, rows)
+        revise_site_decisions(session, rows)
+        audit.append(session, audit.eligibility_records(rows))
+
+
+def revise_site_decisions(session: Session, rows: list[dict]) -> None:
+    """Replace sites' decisions for an event, keeping one decision row per site.
+
+    A site found eligible at first can be excluded later (no flexibility, a
+    late notice). Its row then contains the final decision and when it was made.
+    """
+    if not rows:
+        return
+    table = EligibilityDecision.__table__
+    statement = (
+        table.update()
+        .where(
+            table.c.event_id == bindparam("b_event"),
+            table.c.site_id == bindparam("b_site"),
+            table.c.device_id.is_(None),
+        )
+        .values(
+            eligible=False,
+            reason=bindparam("b_reason"),
+            detail=bindparam("b_detail"),
+            decided_at=bindparam("b_at"),
+        )
+    )
+    session.connection().execute(
+        statement,
+        [
+            {
+                "b_event": row["event_id"],
+                "b_site": row["site_id"],
+                "b_reason": row["reason"],
+                "b_detail": row["detail"],
+                "b_at": row["decided_at"],
+            }
+            for row in rows
+        ],
+    )

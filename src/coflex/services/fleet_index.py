@@ -65,7 +65,14 @@ def _season_usage(
 ) -> tuple[dict[int, int], dict[int, float]]:
     """Count events and hours per site in the program's season before ``at``."""
     rows = session.execute(
-        select(Participation.site_id, Event.id, Event.start, Event.end)
+        select(
+            Participation.site_id,
+            Event.id,
+            Event.start,
+            Event.end,
+            Participation.dispatched_at,
+            Participation.released_at,
+        )
         .join(Event, Event.id == Participation.event_id)
         .where(
             Event.program_id == program.id,
@@ -78,11 +85,21 @@ def _season_usage(
     events: dict[int, set[int]] = defaultdict(set)
     hours: dict[int, float] = defaultdict(float)
     season_start: date = program.season_start
-    for site_id, event_id, start, end in rows:
-        if start.date() < season_start or event_id in events[site_id]:
+    # A site counts the time its devices were under control, so an event it
+    # left early by override counts only up to the override.
+    controlled: dict[tuple[int, int], tuple[datetime, datetime]] = {}
+    for site_id, event_id, start, end, dispatched, released in rows:
+        if start.date() < season_start:
             continue
         events[site_id].add(event_id)
-        hours[site_id] += (end - start).total_seconds() / 3600
+        first = max(dispatched, start)
+        last = min(released or end, end)
+        known = controlled.get((site_id, event_id))
+        if known:
+            first, last = min(first, known[0]), max(last, known[1])
+        controlled[(site_id, event_id)] = (first, last)
+    for (site_id, _), (first, last) in controlled.items():
+        hours[site_id] += max((last - first).total_seconds(), 0.0) / 3600
     return {k: len(v) for k, v in events.items()}, dict(hours)
 
 

@@ -59,6 +59,7 @@ class Measurement:
     method: str
     parameters: dict
     status: np.ndarray  # per site: "settled", "fallback" or "review"
+    placebo: uncertainty.PlaceboResult  # of the participants
     findings: list[list[dict]]
     event_slots: np.ndarray
     first_day: date
@@ -131,6 +132,17 @@ def _baselines_with_fallback(
     status[needs] = "review"
     delivered = np.where(needs, np.nan, delivered)
     return primary, delivered, status
+
+
+def _placebo_of(
+    placebo: uncertainty.PlaceboResult, pos: np.ndarray
+) -> uncertainty.PlaceboResult:
+    return uncertainty.PlaceboResult(
+        bias_kwh=placebo.bias_kwh[pos],
+        rmse_kwh=placebo.rmse_kwh[pos],
+        n_days=placebo.n_days[pos],
+        placebo_days=placebo.placebo_days,
+    )
 
 
 def _findings(found: list) -> list[dict]:
@@ -236,6 +248,7 @@ def measure_event(
         method=result.method,
         parameters=result.parameters,
         status=status[pos],
+        placebo=_placebo_of(placebo, pos),
         findings=[_findings(cube_result.findings[s]) for s in pos.tolist()],
         event_slots=slots,
         first_day=first_day,

@@ -6,11 +6,14 @@ fleet answers them with models fitted to its telemetry and a weather service.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
 import numpy as np
+
+from coflex.domain.programs import HealthSafetyLimits
 
 
 @dataclass(frozen=True)
@@ -44,7 +47,17 @@ class Forecaster(Protocol):
     def weather(self, start: datetime, end: datetime) -> SiteWeather: ...
 
     def flexibility(
-        self, now: datetime, start: datetime, end: datetime, eligible: np.ndarray
+        self,
+        now: datetime,
+        start: datetime,
+        end: datetime,
+        eligible: np.ndarray,
+        site_limits: Sequence[HealthSafetyLimits],
+        vulnerable: np.ndarray,
     ) -> DeviceForecast:
-        """Predict each eligible device's flexibility within its limits."""
+        """Predict each eligible device's flexibility within its site's limits.
+
+        ``site_limits`` are the limits of each site's contract, which may be
+        stricter than the program's.
+        """
         ...

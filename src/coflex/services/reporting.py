@@ -9,6 +9,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -27,10 +28,13 @@ from coflex.adapters.store.models import (
     Settlement,
     Statement,
 )
-from coflex.domain.operations.notice import after_event_notice
+from coflex.domain.measurement.uncertainty import within_noise
+from coflex.domain.operations.notice import Channel, after_event_notice
 from coflex.reports.charts import Series, TimeSeries, svg_line_chart, time_chart
+from coflex.services import audit
 from coflex.services.dispatch import DispatchOutcome
 from coflex.services.events import PreparedEvent
+from coflex.services.fleet_index import FleetIndex
 from coflex.services.measurement import Measurement, ValueRates
 
 logger = logging.getLogger(__name__)
@@ -50,12 +54,12 @@ REASON_LABELS = {
 
 
 METHOD_LABELS = {
-    "settled": "the average of your 10 most recent similar weekdays, "
-    "scaled to your use on the morning of the event",
+    "settled": "the average of your {count} most recent similar {day_type}, "
+    "scaled to your use in the hours before the event (at most 20 % up or down)",
     "fallback": "your own recent days, moved by the change that homes not called in "
     "this event showed, because your home had too few similar recent days",
-    "review": "not enough data: your result is being reviewed by a person, and you "
-    "will get an updated statement",
+    "review": "there was not enough data to measure your home, so your result is "
+    "marked for review by our staff and is not paid until it is reviewed",
 }
 
 
@@ -123,8 +127,13 @@ def write_statements(
     output_dir: Path,
     issued_at: datetime,
     progress: object | None = None,
+    channels: NoticeSender | None = None,
 ) -> int:
-    """Write and store a statement for every participant; send after-event notices."""
+    """Write and store a statement for every participant; send after-event notices.
+
+    Each after-event notice goes through ``channels`` and is stored with its
+    delivery receipt; without channels it is stored as queued in the outbox.
+    """
     env = _environment()
     template = env.get_template("statement.html")
     index, request = prepared.index, prepared.request
@@ -135,6 +144,7 @@ def write_statements(
     rate = prepared.terms.payment_per_kwh
     labels = _slot_labels(m.baseline_kwh.shape[1])
     first, last = int(m.event_slots[0]), int(m.event_slots[-1]) + 1
+    noise = within_noise(m.delivered_kwh, m.placebo)
     statement_rows, notice_rows = [], []
     for j, s in enumerate(m.site_pos.tolist()):
         ref = index.customer_ref[s]
@@ -185,14 +195,17 @@ def write_statements(
                 "method": m.method
                 if m.status[j] != "fallback"
                 else "control_group_did",
-                "method_label": METHOD_LABELS[str(m.status[j])],
+                "method_label": METHOD_LABELS[str(m.status[j])].format(
+                    count=int((m.days_used[j] >= 0).sum()),
+                    day_type="weekdays"
+                    if m.parameters.get("day_type") == "weekday"
+                    else "weekend days and holidays",
+                ),
                 "parameters": json.dumps(m.parameters, sort_keys=True),
             },
             delivered_kwh=delivered if np.isfinite(delivered) else 0.0,
             uncertainty_kwh=uncertainty if np.isfinite(uncertainty) else None,
-            within_noise=bool(
-                np.isfinite(uncertainty) and abs(delivered) <= uncertainty
-            ),
+            within_noise=bool(noise[j]),
             portfolio_delivered_kwh=portfolio,
             rate=rate,
             currency=values_currency(prepared),
@@ -232,20 +245,42 @@ def write_statements(
                 "channel": index.channel[s].value,
                 "body": text.body,
                 "created_at": issued_at,
-                "sent_at": issued_at,
+                "sent_at": None,
                 "delivered_at": None,
-                "status": "sent",
+                "status": "queued",
             }
         )
         if progress is not None:
             progress()  # type: ignore[operator]
+    if channels is not None:
+        _deliver(channels, index, m.site_pos, notice_rows, issued_at)
     with transaction(factory) as session:
         insert_rows(session, Statement, statement_rows)
         insert_rows(session, Notice, notice_rows)
+        audit.append(session, audit.statement_records(statement_rows))
+        audit.append(session, audit.notice_records(notice_rows))
     logger.info(
         "event %s: %d statements written", prepared.event_id, len(statement_rows)
     )
     return len(statement_rows)
+
+
+class NoticeSender(Protocol):
+    def send(self, channels: list[Channel], sent_at: datetime) -> list: ...
+
+
+def _deliver(
+    channels: NoticeSender,
+    index: FleetIndex,
+    sites: np.ndarray,
+    rows: list[dict],
+    at: datetime,
+) -> None:
+    receipts = channels.send([index.channel[s] for s in sites.tolist()], at)
+    for row, receipt in zip(rows, receipts, strict=True):
+        row["sent_at"] = receipt.sent_at
+        row["delivered_at"] = receipt.delivered_at
+        row["status"] = "delivered" if receipt.delivered_at else "failed"
 
 
 def values_currency(prepared: PreparedEvent) -> str:
@@ -341,8 +376,14 @@ def build_summary(
     *,
     database: str,
     statements: int,
+    issued_at: datetime,
 ) -> dict[str, object]:
-    """Collect the figures of the run; ``summary.json`` is this dictionary."""
+    """Collect the figures of the run; ``summary.json`` is this dictionary.
+
+    ``statements_late`` counts statements issued after the program's deadline
+    (``statement_due_s`` after the event end).
+    """
+    due = prepared.request.end + timedelta(seconds=prepared.terms.statement_due_s)
     hours = prepared.request.duration_s / 3600
     delivered_kwh = float(np.nansum(m.delivered_kwh))
     reductions = [t.counterfactual_kw - t.fleet_power_kw for t in traces]
@@ -375,9 +416,12 @@ def build_summary(
         "overrides": len(outcome.overridden_sites),
         "reserve_dispatched": outcome.reserve_called,
         "safety_releases": int(sum(outcome.safety_releases.values())),
+        "vetoes": outcome.vetoes,
         "notices_late_dispatched": outcome.notices_late_dispatched,
         "safety_violations": outcome.safety_violations,
         "statements": statements,
+        "statement_due_hours": prepared.terms.statement_due_s / 3600,
+        "statements_late": statements if issued_at > due else 0,
         "payments_total": totals["customer_payment_cents"] / 100.0,
         "measurement": dict(sorted(Counter(m.status.tolist()).items())),
         "avoided_co2_kg": totals["avoided_co2_kg"],

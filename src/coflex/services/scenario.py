@@ -129,6 +129,15 @@ def choose_scenario(
             value=end_local.isoformat(),
             field="event_end",
         )
+    for name, value in (("event_start", start_local), ("event_end", end_local)):
+        if value.minute % 5 or value.second or value.microsecond:
+            raise RequestError(
+                f"{name} {value.isoformat()} is not on a 5-minute boundary: "
+                "the simulated fleet steps in 5-minute intervals, so give e.g. "
+                "15:00 or 15:05",
+                value=value.isoformat(),
+                field=name,
+            )
     first_day = event_day - timedelta(days=HISTORY_DAYS)
     if first_day < days[0] or event_day > days[-1]:
         raise RequestError(

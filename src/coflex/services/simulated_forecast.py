@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 import numpy as np
 
 from coflex.adapters.devices.simulated import SimulatedFleet, to_datetime64
 from coflex.adapters.readers.weather import WeatherSeries, heat_index_c
 from coflex.domain.fleet import DeviceKind
+from coflex.domain.programs import HealthSafetyLimits
 from coflex.services.ports import DeviceForecast, SiteWeather
 from coflex.simulation.flexibility import SiteLimits, predict_flexibility
 
@@ -28,11 +30,46 @@ class SimulatedForecaster:
     """Forecasts that know the weather file ahead, as the demo's weather service."""
 
     def __init__(
-        self, fleet: SimulatedFleet, series: WeatherSeries, limits: SiteLimits
+        self,
+        fleet: SimulatedFleet,
+        series: WeatherSeries,
+        *,
+        planning_margin_c: float = 0.5,
+        planning_margin_soc: float = 0.02,
     ) -> None:
         self.fleet = fleet
         self.series = series
-        self.limits = limits
+        self.margin_c = planning_margin_c
+        self.margin_soc = planning_margin_soc
+
+    def _site_limits(
+        self, limits: Sequence[HealthSafetyLimits], vulnerable: np.ndarray
+    ) -> SiteLimits:
+        """Per-site limits from each contract, tightened by the planning margin.
+
+        Plans keep this far inside the limits, so that forecast error rarely
+        brings a device to the watchdog's release threshold.
+        """
+        flags = [bool(v) for v in vulnerable]
+        return SiteLimits(
+            indoor_min_c=np.array(
+                [x.indoor_min_for(v) for x, v in zip(limits, flags, strict=True)]
+            )
+            + self.margin_c,
+            indoor_max_c=np.array(
+                [x.indoor_max_for(v) for x, v in zip(limits, flags, strict=True)]
+            )
+            - self.margin_c,
+            max_offset_c=np.array(
+                [x.max_offset_for(v) for x, v in zip(limits, flags, strict=True)]
+            ),
+            battery_reserve_fraction=np.array(
+                [x.battery_reserve_fraction for x in limits]
+            )
+            + self.margin_soc,
+            water_heater_min_c=np.array([x.water_heater_min_c for x in limits])
+            + self.margin_c,
+        )
 
     def weather(self, start: dt.datetime, end: dt.datetime) -> SiteWeather:
         seconds = np.arange(
@@ -51,8 +88,11 @@ class SimulatedForecaster:
         start: dt.datetime,
         end: dt.datetime,
         eligible: np.ndarray,
+        site_limits: Sequence[HealthSafetyLimits],
+        vulnerable: np.ndarray,
     ) -> DeviceForecast:
         sim = self.fleet
+        limits = self._site_limits(site_limits, vulnerable)
         flex = predict_flexibility(
             sim.fleet,
             sim.state,
@@ -62,7 +102,7 @@ class SimulatedForecaster:
             sim.weather,
             sim.base_load_kw,
             sim.timezone,
-            self.limits,
+            limits,
             base_load_first_day=sim.base_load_first_day,
         )
         n = len(sim.device_id)
@@ -97,7 +137,7 @@ class SimulatedForecaster:
             score = np.full(reduction.size, IMPACT_SCORE[kind])
             if kind is DeviceKind.HVAC:
                 cooling[pos] = flex.hvac_cooling
-                max_offset = self.limits.max_offset_c[part.site]
+                max_offset = limits.max_offset_c[part.site]
                 score = score * np.clip(
                     full[pos] / np.maximum(max_offset, 1e-9), 0.0, 1.0
                 )

@@ -434,7 +434,8 @@ def _step_battery(
     requested = np.asarray(controls.battery_discharge_kw, dtype=np.float64)
     dispatched = ~np.isnan(requested)
     requested_kw = np.where(dispatched, -requested, own_kw)
-    reserve = np.where(dispatched, reserve_fraction, own_reserve)
+    # A dispatch never takes a battery below its owner's own reserve either.
+    reserve = own_reserve
     return battery.step(params, state.battery_energy_kwh, dt_s, requested_kw, reserve)
 
 

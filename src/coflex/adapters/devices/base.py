@@ -7,7 +7,7 @@ devices are real.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
@@ -29,7 +29,10 @@ class Command:
     ``value`` is the control in the device's own unit: a setpoint offset [°C]
     for HVAC, a discharge power [kW] for a battery, a charge limit [kW] for an
     EV charger, and 0 (element off) for a water heater. RESTORE hands the device
-    back to the customer's own schedule and carries no value.
+    back to the customer's own schedule and carries no value. ``until`` is when
+    a curtailment ends on the device itself: the device returns to its
+    customer's schedule then even if no RESTORE reaches it, so a stopped
+    runner cannot leave it under control past the event end.
     """
 
     device_id: int
@@ -37,14 +40,34 @@ class Command:
     action: Action
     value: float | None
     reason: str
+    until: datetime | None = None
+
+
+class ContactFault(StrEnum):
+    """Why a device could not be reached or did not confirm a command.
+
+    The event runner releases a device with one of these as the reason; the
+    device itself falls back to its customer's own schedule when it loses
+    contact with the aggregator.
+    """
+
+    LOST_CONTACT = "lost_contact"
+    NO_ACKNOWLEDGEMENT = "no_acknowledgement"
+    COMMAND_REJECTED = "command_rejected"
+    BROKER_UNAVAILABLE = "broker_unavailable"
+    TELEMETRY_MISSING = "telemetry_missing"
+    UNKNOWN_DEVICE = "unknown_device"
 
 
 @dataclass(frozen=True)
 class Acknowledgement:
+    """A device's response to one command, with the fault when it was not accepted."""
+
     device_id: int
     accepted: bool
     at: datetime
     detail: str = ""
+    fault: ContactFault | None = None
 
 
 @dataclass(frozen=True)
@@ -63,6 +86,9 @@ class Telemetry:
     ev_energy_needed_kwh: np.ndarray
     site_power_kw: np.ndarray  # per site, indexed like ``site_ids``
     site_ids: np.ndarray
+    # Devices out of contact at ``at``, by device id, with the fault; their
+    # readings are NaN and the event runner releases them.
+    lost_contact: dict[int, ContactFault] = field(default_factory=dict)
 
 
 class DeviceAdapter(Protocol):

@@ -13,7 +13,13 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from coflex.adapters.devices.base import Acknowledgement, Action, Command, Telemetry
+from coflex.adapters.devices.base import (
+    Acknowledgement,
+    Action,
+    Command,
+    ContactFault,
+    Telemetry,
+)
 from coflex.adapters.readers.weather import WeatherSeries
 from coflex.domain.fleet import DeviceKind
 from coflex.simulation import fleet as model
@@ -89,6 +95,8 @@ class SimulatedFleet:
         self.battery_discharge = np.full(fleet.battery.site.size, np.nan)
         self.ev_limit = np.full(fleet.ev.site.size, np.nan)
         self.heater_enabled = np.ones(fleet.water_heater.site.size, dtype=bool)
+        # Per controlled device, when its curtailment ends on the device itself.
+        self._expiry: dict[tuple[DeviceKind, int], np.datetime64] = {}
         self.meter_from = to_datetime64(meter_from)
         self.meter_kwh: list[np.ndarray] = []
         self._pending = np.zeros(fleet.n_sites)
@@ -107,7 +115,13 @@ class SimulatedFleet:
             found = self._lookup.get(command.device_id)
             if found is None:
                 acks.append(
-                    Acknowledgement(command.device_id, False, at, "unknown device")
+                    Acknowledgement(
+                        command.device_id,
+                        False,
+                        at,
+                        "unknown device",
+                        ContactFault.UNKNOWN_DEVICE,
+                    )
                 )
                 continue
             kind, i = found
@@ -118,6 +132,10 @@ class SimulatedFleet:
     def _apply(self, kind: DeviceKind, i: int, command: Command) -> None:
         restore = command.action is Action.RESTORE
         value = 0.0 if command.value is None else float(command.value)
+        if restore or command.until is None:
+            self._expiry.pop((kind, i), None)
+        else:
+            self._expiry[(kind, i)] = to_datetime64(command.until)
         if kind is DeviceKind.HVAC:
             self.hvac_offset[i] = 0.0 if restore else value
         elif kind is DeviceKind.BATTERY:
@@ -144,8 +162,16 @@ class SimulatedFleet:
             water_heater_enabled=self.heater_enabled.copy(),
         )
 
+    def _expire(self, at: np.datetime64) -> None:
+        """Return devices whose curtailment has ended to their own schedules."""
+        ended = [key for key, until in self._expiry.items() if until <= at]
+        for kind, i in ended:
+            self._apply(kind, i, Command(0, kind, Action.RESTORE, None, "expired"))
+
     def _step(self, dt_s: int) -> None:
         at = self.state.at
+        if self._expiry:
+            self._expire(at)
         clock = build_clock(np.array([at]), self.timezone, self.fleet.n_sites)
         column = clock.grid_column(0, self.first_day_number, 300)
         outdoor, _, ghi = self.weather.at(np.array([at]))
@@ -219,6 +245,7 @@ class SimulatedFleet:
         twin.battery_discharge = np.full_like(self.battery_discharge, np.nan)
         twin.ev_limit = np.full_like(self.ev_limit, np.nan)
         twin.heater_enabled = np.ones_like(self.heater_enabled)
+        twin._expiry = {}
         twin.meter_kwh = list(self.meter_kwh)
         twin._pending = self._pending.copy()
         twin.state = replace(self.state)

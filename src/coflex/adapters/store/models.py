@@ -119,8 +119,9 @@ class Contract(Base):
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
     program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"))
     status: Mapped[str] = mapped_column(String(16))
-    accepted_at: Mapped[datetime] = mapped_column(UtcDateTime())
-    cooling_off_ends_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # Empty until the customer accepts: draft and offered contracts have neither.
+    accepted_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    cooling_off_ends_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     activated_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     terminated_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     terms: Mapped[dict] = mapped_column(JSON)
@@ -138,6 +139,9 @@ class Consent(Base):
     granted_at: Mapped[datetime] = mapped_column(UtcDateTime())
     expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # Who receives the data under this consent, when a third party does
+    # (the utility or the ISO for the "sharing" purpose).
+    recipient: Mapped[str | None] = mapped_column(String(200))
 
 
 class Device(Base):
@@ -353,3 +357,11 @@ class EventReport(Base):
     issued_at: Mapped[datetime] = mapped_column(UtcDateTime())
     html: Mapped[str] = mapped_column(Text)
     summary: Mapped[dict] = mapped_column(JSON)
+
+
+from coflex.adapters.store import models_devices  # noqa: E402,F401
+from coflex.adapters.store import models_governance  # noqa: E402,F401
+from coflex.adapters.store import models_web  # noqa: E402,F401
+from coflex.adapters.store import models_operations  # noqa: E402,F401
+from coflex.adapters.store import models_enrollment  # noqa: E402,F401
+from coflex.adapters.store import models_openadr  # noqa: E402,F401

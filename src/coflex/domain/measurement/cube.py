@@ -344,9 +344,10 @@ def build_cube(
     key = site * n_utc + utc_slot
     readings_per_cell = np.bincount(key, minlength=n_sites * n_utc)
     floor = -export_kwh[usable] if not usable.all() else -export_kwh
+    # With no usable reading, bincount returns integers; keep the sums float.
     energy_per_cell = np.bincount(
         key, weights=np.maximum(energy, floor), minlength=n_sites * n_utc
-    )
+    ).astype(np.float64)
     readings_per_cell = readings_per_cell.reshape(n_sites, n_utc)
     counts["duplicate"] = _duplicates_per_site_day(readings_per_cell, clock)
 

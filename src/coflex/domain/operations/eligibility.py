@@ -9,9 +9,10 @@ health-and-safety rules per device.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from coflex.domain.fleet import DeviceKind, ExclusionReason, HvacMode
+from coflex.domain.operations.notice import notice_deadline
 from coflex.domain.programs import ProgramTerms
 
 
@@ -31,6 +32,7 @@ class SiteStanding:
     vulnerable_occupants: bool
     forecast_heat_index_max_c: float
     forecast_temp_min_c: float
+    timezone: str = "UTC"  # the site's IANA zone, for local notice cut-offs
 
 
 @dataclass(frozen=True)
@@ -94,15 +96,16 @@ def decide_site(standing: SiteStanding, start: datetime, end: datetime) -> SiteD
 def _decide_notice_and_weather(standing: SiteStanding, start: datetime) -> SiteDecision:
     terms = standing.terms
     limits = terms.limits
-    lead = timedelta(seconds=terms.min_notice_s)
+    deadline = notice_deadline(
+        terms.event_class, start, standing.timezone, terms.min_notice_s
+    )
     delivery = standing.earliest_notice_delivery_at
-    if delivery is None or delivery > start - lead:
+    if deadline is not None and (delivery is None or delivery > deadline):
         return SiteDecision(
             standing.site_id,
             False,
             ExclusionReason.NOTICE_NOT_DELIVERABLE,
-            f"no channel delivers a notice {terms.min_notice_s // 60} min "
-            "before the start",
+            f"no channel delivers a notice by {deadline.isoformat()}",
         )
     heat_index = standing.forecast_heat_index_max_c
     if standing.vulnerable_occupants and heat_index >= (

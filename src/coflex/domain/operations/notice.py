@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
+
+from coflex.domain.programs import EventClass
 
 
 class Channel(StrEnum):
@@ -24,6 +26,34 @@ EXPECTED_LATENCY_S: dict[Channel, int] = {
     Channel.APP: 60,
     Channel.DEVICE_DISPLAY: 900,
 }
+
+
+# PG&E SmartRate: customers are told of a day-ahead event by 2 p.m. the day before.
+DAY_AHEAD_CUTOFF = time(14, 0)
+# Emergency events may start without notice (PG&E SmartAC); the notice then
+# follows the start within this time.
+EMERGENCY_NOTICE_AFTER_S = 3600
+
+
+def notice_deadline(
+    event_class: EventClass, start: datetime, timezone: str, min_notice_s: int
+) -> datetime | None:
+    """Return the latest delivery time of a notice for an event, or None.
+
+    Day-ahead events need the notice by the cut-off on the local day before
+    the start, and at least ``min_notice_s`` before it; other classes need
+    ``min_notice_s`` before the start. Emergency events return None: no
+    advance notice is required, and a notice follows the start.
+    """
+    if event_class is EventClass.EMERGENCY:
+        return None
+    lead = start - timedelta(seconds=min_notice_s)
+    if event_class is EventClass.DAY_AHEAD:
+        zone = ZoneInfo(timezone)
+        day_before = start.astimezone(zone).date() - timedelta(days=1)
+        cutoff = datetime.combine(day_before, DAY_AHEAD_CUTOFF, zone)
+        return min(cutoff, lead)
+    return lead
 
 
 def earliest_delivery(sent_at: datetime, channel: Channel | None) -> datetime | None:
@@ -66,6 +96,23 @@ def pre_event_notice(
         "There is no penalty for stopping."
     )
     return NoticeText(subject="Upcoming energy event", body=body)
+
+
+def reminder_notice(
+    customer_name: str,
+    start: datetime,
+    end: datetime,
+    timezone: str,
+    *,
+    override_hint: str,
+) -> NoticeText:
+    """Compose the reminder sent shortly before an event starts."""
+    body = (
+        f"Hello {customer_name}. A reminder: the energy event starts at "
+        f"{_local(start, timezone)} and ends at {_local(end, timezone)}. "
+        f"You can stop it at any time: {override_hint}."
+    )
+    return NoticeText(subject="Energy event starts soon", body=body)
 
 
 def after_event_notice(

@@ -23,13 +23,9 @@ The model, solved as a mixed-integer program with HiGHS or by a greedy fill:
   concentrates it only when the target needs it. An override or a lost
   connection at one site then costs at most a small share of the event.
 
-References
-----------
-US DOE, "DER Aggregator Code of Conduct" (November 2023): an aggregator
-dispatches within the customer's health-and-safety limits and spreads events
-fairly across participants within their program caps.
-HiGHS: Huangfu and Hall, "Parallelizing the dual revised simplex method",
-Mathematical Programming Computation 10 (2018), and https://highs.dev.
+The season caps come from the program terms (see ``ProgramTerms`` in
+:mod:`coflex.domain.programs`). The MIP and LP solver is HiGHS 1.15.1
+(https://highs.dev) through its Python interface, highspy.
 """
 
 from __future__ import annotations
@@ -46,12 +42,12 @@ from coflex.errors import InputError, PlanningError, RequestError
 logger = logging.getLogger(__name__)
 
 # Cost of each dispatched kW on top of customer impact, so that a device with
-# no comfort impact (a battery) is still kept in reserve when it is not needed.
+# no comfort impact (a battery) stays in reserve when it is not needed.
 DISPATCH_COST_PER_KW = 0.01
 DEFAULT_ROTATION_WEIGHT = 0.5
 DEFAULT_MAX_SITE_SHARE = 0.05
 DEFAULT_MARGIN = 0.10
-# Relative MIP gap at which HiGHS stops; the goal is 1 % of the LP bound.
+# Relative MIP gap at which HiGHS stops (0.1 %), well inside the 1 % goal.
 MIP_REL_GAP = 1e-3
 METHODS = ("highs", "greedy")
 
@@ -254,7 +250,7 @@ def cover_shortfall(
     0 and are never picked again in this event. Devices still dispatched keep
     their fraction, so no command already sent changes. Reserve devices
     (fraction 0) are added, cheapest first, until the target with its margin
-    is met again or the reserve runs out; a remaining gap is reported in
+    is met again or the reserve runs out. A remaining gap is reported in
     ``shortfall_kw``.
 
     Parameters
@@ -289,15 +285,15 @@ def cover_shortfall(
         time_limit_s,
     )
 
-    kept = np.where(released, 0.0, current.fraction)
-    reserve = (kept == 0.0) & ~released
-    missing_kw = current.required_kw - float(np.dot(c.flex_kw, kept))
+    still_dispatched = np.where(released, 0.0, current.fraction)
+    reserve = (still_dispatched == 0.0) & ~released
+    missing_kw = current.required_kw - float(np.dot(c.flex_kw, still_dispatched))
     problem = _build_problem(
-        c, weights, max(0.0, missing_kw), reserve, kept, current.required_kw
+        c, weights, max(0.0, missing_kw), reserve, still_dispatched, current.required_kw
     )
     x, used, reason = _solve(problem, method, time_limit_s)
 
-    fraction = kept.copy()
+    fraction = still_dispatched.copy()
     fraction[problem.index] = x
     return _finish(
         c, fraction, current.target_kw, current.margin, weights, used, reason, started
@@ -347,7 +343,7 @@ def relaxation_bound(
     return float(highs.getInfo().objective_function_value)
 
 
-# -- validation ----------------------------------------------------------------
+# -- validation --
 
 
 def _as_array(name: str, values: object, dtype: type) -> np.ndarray:
@@ -470,7 +466,7 @@ def _validate_cover(c: Candidates, current: Plan, released: np.ndarray) -> np.nd
     return released
 
 
-# -- model ----------------------------------------------------------------------
+# -- model --
 
 
 def cost_per_kw(c: Candidates, rotation_weight: float) -> np.ndarray:
@@ -584,7 +580,7 @@ def _problem_objective(p: _Problem, x: np.ndarray) -> float:
     )
 
 
-# -- solving ----------------------------------------------------------------------
+# -- solving --
 
 
 def _solve(
@@ -609,7 +605,13 @@ def _solve(
         return greedy_x, "greedy", reason
     highs_cost = _problem_objective(p, highs_x)
     greedy_cost = _problem_objective(p, greedy_x)
-    if highs_cost > greedy_cost + 1e-9 * abs(greedy_cost):
+    # After a time limit the incumbent may be the greedy start itself, which
+    # is then reported as greedy.
+    slack = 1e-9 * abs(greedy_cost)
+    stopped_early = reason is not None
+    if highs_cost > greedy_cost + slack or (
+        stopped_early and highs_cost > greedy_cost - slack
+    ):
         return greedy_x, "greedy", reason
     return highs_x, "highs", reason
 
@@ -676,10 +678,10 @@ def _highs_model(p: _Problem, *, relax: bool, time_limit_s: float) -> highspy.Hi
     highs.setOptionValue("output_flag", False)
     highs.setOptionValue("time_limit", float(time_limit_s))
     highs.setOptionValue("mip_rel_gap", MIP_REL_GAP)
-    # NOTE: HiGHS 1.15.1 MIP presolve takes time quadratic in the columns of
-    # the target row (1.5 s at 10,000 devices, minutes at 100,000) and does
-    # not check time_limit throughout, so it is off. The model has one row per
-    # crowded site only, so presolve has little to remove.
+    # NOTE: HiGHS 1.15.1 MIP presolve took 1.5 s at 10,000 devices and over
+    # 5 minutes at 100,000 on this model, past a 2 s time_limit, so it is off.
+    # The model has one row per crowded site only, so presolve has little to
+    # remove.
     highs.setOptionValue("presolve", "off")
     highs.passModel(
         n + m,
@@ -748,13 +750,13 @@ def _top_up(p: _Problem, x: np.ndarray) -> np.ndarray:
     return np.minimum(x, 1.0)
 
 
-def _take_in_order(available_kw: np.ndarray, wanted_kw: float) -> np.ndarray:
-    """Return how much of each amount to take, in order, to reach wanted_kw."""
+def _take_in_order(available_kw: np.ndarray, required_kw: float) -> np.ndarray:
+    """Return how much of each amount to take, in order, to reach required_kw."""
     before_kw = np.cumsum(available_kw) - available_kw
-    return np.clip(wanted_kw - before_kw, 0.0, available_kw)
+    return np.clip(required_kw - before_kw, 0.0, available_kw)
 
 
-# -- greedy -------------------------------------------------------------------------
+# -- greedy --
 
 
 @dataclass(frozen=True)
@@ -853,26 +855,26 @@ def _fill(pieces: _Pieces, required_kw: float, tolerance_kw: float) -> np.ndarra
             taken_kw[position:] = pieces.kw[position:]
             break
         step = int(np.searchsorted(cumulative_kw, residual_kw - tolerance_kw))
-        brk = position + step
-        taken_kw[position:brk] = pieces.kw[position:brk]
-        residual_kw -= float(pieces.kw[position:brk].sum())
-        if not pieces.binary[brk]:
-            taken_kw[brk] = min(residual_kw, pieces.kw[brk])
+        break_index = position + step
+        taken_kw[position:break_index] = pieces.kw[position:break_index]
+        residual_kw -= float(pieces.kw[position:break_index].sum())
+        if not pieces.binary[break_index]:
+            taken_kw[break_index] = min(residual_kw, pieces.kw[break_index])
             break
-        done = _complete_at_binary(pieces, taken_kw, brk, residual_kw)
+        done = _complete_at_binary(pieces, taken_kw, break_index, residual_kw)
         if done:
             break
-        taken_kw[brk] = pieces.kw[brk]
-        residual_kw -= float(pieces.kw[brk])
-        position = brk + 1
+        taken_kw[break_index] = pieces.kw[break_index]
+        residual_kw -= float(pieces.kw[break_index])
+        position = break_index + 1
     return taken_kw
 
 
 def _complete_at_binary(
-    pieces: _Pieces, taken_kw: np.ndarray, brk: int, residual_kw: float
+    pieces: _Pieces, taken_kw: np.ndarray, break_index: int, residual_kw: float
 ) -> bool:
-    """Cover residual_kw from block brk on; return False if no option covers it."""
-    tail = np.arange(brk, len(pieces.kw))
+    """Cover residual_kw from block break_index on; return False if nothing can."""
+    tail = np.arange(break_index, len(pieces.kw))
     tail_cost = pieces.cost_per_kw[tail] * pieces.kw[tail]
 
     single = tail[pieces.binary[tail] & (pieces.kw[tail] >= residual_kw)]

@@ -1,0 +1,1 @@
+"""Complaints, privacy and record retention rules of Code section D and E."""

@@ -1,0 +1,1 @@
+"""Oversight and reporting rules: registrations, Code provisions, compliance plans."""

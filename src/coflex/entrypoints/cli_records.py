@@ -1,0 +1,164 @@
+"""`coflex records`: regulator export bundles, retention, legal holds and the purge."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from coflex.entrypoints.cli import DatabaseOption, _fail, console
+from coflex.entrypoints.cli_complaints import AtOption, ByOption, parse_at, run_step
+from coflex.errors import CoflexError
+
+app = typer.Typer(
+    help="Record keeping: export bundles, retention and legal holds.",
+    no_args_is_help=True,
+)
+
+KeyOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--signing-key",
+        help="Ed25519 private key file outside the repository. "
+        "Default: COFLEX_SIGNING_KEY or COFLEX_SIGNING_KEY_FILE.",
+        show_default=False,
+    ),
+]
+
+
+@app.command("keygen")
+def keygen(
+    output: Annotated[Path, typer.Option(help="New key file, outside the repository.")],
+) -> None:
+    """Create an Ed25519 signing key (file mode 0600) and print its fingerprint."""
+    from coflex.adapters import signing
+
+    try:
+        print_ = signing.generate_key(output)
+    except CoflexError as error:
+        _fail(error)
+        return
+    console.print(f"wrote {output}; public key SHA-256 {print_}", highlight=False)
+
+
+@app.command("export")
+def export(
+    output: Annotated[Path, typer.Option(help="New or empty folder for the bundle.")],
+    customer: Annotated[
+        str | None, typer.Option(help="Customer reference, e.g. A1-C000001.")
+    ] = None,
+    event: Annotated[int | None, typer.Option(help="Event id.")] = None,
+    start: Annotated[
+        str | None, typer.Option("--from", help="Range start, ISO 8601 with offset.")
+    ] = None,
+    end: Annotated[
+        str | None, typer.Option("--to", help="Range end, ISO 8601 with offset.")
+    ] = None,
+    signing_key: KeyOption = None,
+    database: DatabaseOption = None,
+) -> None:
+    """Write a signed bundle of the records of a customer, an event or a date range."""
+    from coflex.adapters import signing
+    from coflex.services import records_export
+
+    first = parse_at(start) if start else None
+    last = parse_at(end) if end else None
+    try:
+        key = signing.load_private_key(signing_key)
+    except CoflexError as error:
+        _fail(error)
+        return
+
+    def step(session):  # type: ignore[no-untyped-def]
+        scope = records_export.resolve_scope(
+            session, customer_ref=customer, event_id=event, start=first, end=last
+        )
+        return records_export.export_bundle(session, scope, output, key)
+
+    manifest = run_step(database, step)
+    total = sum(entry["records"] for entry in manifest["files"])
+    console.print(
+        f"wrote {len(manifest['files'])} files with {total} records to {output}; "
+        f"signed by key {manifest['signing_key_sha256']}",
+        highlight=False,
+    )
+
+
+@app.command("verify")
+def verify(
+    folder: Path,
+    public_key: Annotated[
+        Path | None,
+        typer.Option(
+            help="The aggregator's filed public key (PEM). Default: the "
+            "key in the bundle."
+        ),
+    ] = None,
+) -> None:
+    """Check a bundle offline: the manifest signature and every file's SHA-256."""
+    from coflex.services import records_export
+
+    pem = public_key.read_bytes() if public_key else None
+    try:
+        check = records_export.verify_bundle(folder, pem)
+    except CoflexError as error:
+        _fail(error)
+        return
+    for problem in check.problems:
+        console.print(f"FAIL {problem}", highlight=False)
+    if not check.valid:
+        raise typer.Exit(1)
+    console.print(
+        f"bundle valid: {check.files_checked} files, signed by key {check.fingerprint}",
+        highlight=False,
+    )
+
+
+@app.command("hold")
+def hold(
+    scope: Annotated[str, typer.Argument(help="customer or event.")],
+    scope_id: Annotated[int, typer.Argument(help="Customer or event id.")],
+    reason: Annotated[str, typer.Option(help="Why the records must be kept.")],
+    by: ByOption = "operator",
+    at: AtOption = None,
+    database: DatabaseOption = None,
+) -> None:
+    """Place a legal hold: the records are kept past their retention date."""
+    from coflex.services import records
+
+    when = parse_at(at)
+    hold_id = run_step(
+        database, lambda s: records.place_hold(s, scope, scope_id, reason, by, when)
+    )
+    console.print(f"legal hold {hold_id} placed on {scope} {scope_id}")
+
+
+@app.command("release")
+def release(
+    hold_id: int,
+    by: ByOption = "operator",
+    at: AtOption = None,
+    database: DatabaseOption = None,
+) -> None:
+    """Release a legal hold."""
+    from coflex.services import records
+
+    when = parse_at(at)
+    run_step(database, lambda s: records.release_hold(s, hold_id, by, when))
+    console.print(f"legal hold {hold_id} released")
+
+
+@app.command("purge")
+def purge(
+    by: ByOption = "operator", at: AtOption = None, database: DatabaseOption = None
+) -> None:
+    """Purge personal records whose retention has ended, except those on hold."""
+    from coflex.services import records
+
+    when = parse_at(at)
+    result = run_step(database, lambda s: records.purge_expired(s, when, by))
+    console.print(
+        f"purged {len(result.purged)} customers; kept {len(result.held_skipped)} "
+        "on legal hold",
+    )

@@ -1,0 +1,72 @@
+"""The MQTT wire format: topics and payload checks, without a broker."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+
+import pytest
+
+from coflex.adapters.devices import mqtt_protocol as wire
+from coflex.adapters.devices.base import Action
+
+AT = datetime(2026, 7, 21, 19, 0, tzinfo=UTC)
+
+
+def test_device_topic_round_trip() -> None:
+    topic = wire.device_topic("coflex/run-1", 42, "ack")
+    assert wire.parse_device_topic("coflex/run-1", topic) == (42, "ack")
+
+
+@pytest.mark.parametrize(
+    "topic",
+    [
+        "coflex/devices/device-42/reboot",
+        "coflex/devices/sensor-42/ack",
+        "coflex/devices/device-4x/ack",
+        "other/devices/device-42/ack",
+        "coflex/devices/device-42/ack/extra",
+    ],
+)
+def test_foreign_topic_rejected(topic: str) -> None:
+    with pytest.raises(wire.MessageError):
+        wire.parse_device_topic("coflex", topic)
+
+
+def test_command_round_trip() -> None:
+    sent = wire.CommandMessage("s-1", Action.CURTAIL, 1.5, AT)
+    assert wire.decode_command(wire.encode_command(sent)) == sent
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"not json",
+        b"[1, 2]",
+        b'{"command_id": "c", "accepted": 1, "at": "2026-07-21T19:00:00+00:00"}',
+        b'{"command_id": "c", "accepted": true, "at": "2026-07-21T19:00:00"}',
+        b'{"command_id": 5, "accepted": true, "at": "2026-07-21T19:00:00+00:00"}',
+    ],
+)
+def test_invalid_ack_rejected(payload: bytes) -> None:
+    with pytest.raises(wire.MessageError):
+        wire.decode_ack(payload)
+
+
+def test_telemetry_null_is_nan() -> None:
+    sent = wire.TelemetryMessage(3, AT, {"power_kw": 2.5})
+    received = wire.decode_telemetry(wire.encode_telemetry(sent))
+    assert received.readings["power_kw"] == 2.5
+    assert math.isnan(received.readings["indoor_temp_c"])
+
+
+def test_telemetry_bool_reading_rejected() -> None:
+    payload = b'{"seq": 1, "at": "2026-07-21T19:00:00+00:00", "power_kw": true}'
+    with pytest.raises(wire.MessageError):
+        wire.decode_telemetry(payload)
+
+
+def test_acl_confines_devices() -> None:
+    acl = wire.access_control_list("coflex")
+    assert "pattern write coflex/devices/%u/ack" in acl
+    assert "pattern read coflex/devices/%u/command" in acl
