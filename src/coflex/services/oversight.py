@@ -120,7 +120,7 @@ def require_registration(session: Session, program_id: int, at: datetime) -> Non
     raise RegistrationError(
         f"aggregator {aggregator.id} has no registration in force in "
         f"{aggregator.jurisdiction} at {at.isoformat()}: no event may open there "
-        "until a valid registration is recorded with `coflex oversight register`",
+        "until a registration in force is stored in the registrations table",
         value=aggregator.jurisdiction,
         field="jurisdiction",
     )
