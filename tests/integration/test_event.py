@@ -249,3 +249,14 @@ def test_reminders_only_for_notified(event_run) -> None:  # type: ignore[no-unty
     for notice in notices:
         if notice.kind == "reminder":
             assert notice.created_at == event.start - timedelta(minutes=30)
+
+
+def test_season_totals_match_event(event_run) -> None:  # type: ignore[no-untyped-def]
+    """Shared benefits per season add up from the settled events."""
+    summary, _, output = event_run
+    season = summary["season_to_date"]
+    assert season["events"] == 1
+    assert season["customer"] == pytest.approx(summary["payments_total"], abs=0.01)
+    parts = season["customer"] + season["aggregator"] + season["grid"] + season["society"]
+    assert parts == pytest.approx(season["total"], abs=0.05)
+    assert "Season to date" in (output / "event-report.html").read_text()

@@ -62,6 +62,7 @@ from coflex.services import (
 from coflex.services.enrollment import AggregatorProfile, enroll_fleet, register_program
 from coflex.services.population import draw_population
 from coflex.services.scenario import Scenario, choose_scenario, zone
+from coflex.services.season import season_value
 from coflex.services.simulated_forecast import SimulatedForecaster
 from coflex.simulation import fleet as model
 
@@ -455,6 +456,7 @@ def _run_event(
         database=shown_url,
         statements=count,
         issued_at=issued,
+        season_totals=_season_totals(factory, prepared),
     )
     reporting.write_event_report(
         factory, prepared, outcome, m, parties, summary, options.output_dir, issued
@@ -486,6 +488,15 @@ def _open_to_the_web(  # type: ignore[no-untyped-def]
     runner.override_inbox = override_inbox.DatabaseOverrideInbox(
         prepared.event_id, demo_accounts.site_positions(prepared), clock
     )
+
+
+def _season_totals(factory, prepared: events.PreparedEvent) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    with factory() as session:
+        totals = season_value(
+            session, prepared.index.program_id, prepared.request.start.year
+        )
+    totals.pop("per_customer")
+    return totals
 
 
 def _parties() -> reporting.Parties:

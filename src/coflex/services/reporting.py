@@ -36,6 +36,7 @@ from coflex.services.dispatch import DispatchOutcome
 from coflex.services.events import PreparedEvent
 from coflex.services.fleet_index import FleetIndex
 from coflex.services.measurement import Measurement, ValueRates
+from coflex.services.season import season_value
 
 logger = logging.getLogger(__name__)
 
@@ -137,6 +138,8 @@ def write_statements(
     env = _environment()
     template = env.get_template("statement.html")
     index, request = prepared.index, prepared.request
+    with factory() as session:
+        season = season_value(session, index.program_id, request.start.year)
     earlier = _earlier_settlements(
         factory, prepared.event_id, index.customer_id[m.site_pos]
     )
@@ -220,6 +223,7 @@ def write_statements(
             emission_factor=values.emission_factor_kg_per_kwh,
             emission_source=values.emission_source,
             earlier=earlier.get(int(index.customer_id[s]), []),
+            season=season["per_customer"].get(int(index.customer_id[s])),
             statement_ref=statement_ref,
         )
         folder = output_dir / "customers" / ref
@@ -377,6 +381,7 @@ def build_summary(
     database: str,
     statements: int,
     issued_at: datetime,
+    season_totals: dict[str, object] | None = None,
 ) -> dict[str, object]:
     """Collect the figures of the run; ``summary.json`` is this dictionary.
 
@@ -423,6 +428,7 @@ def build_summary(
         "statement_due_hours": prepared.terms.statement_due_s / 3600,
         "statements_late": statements if issued_at > due else 0,
         "payments_total": totals["customer_payment_cents"] / 100.0,
+        "season_to_date": season_totals,
         "measurement": dict(sorted(Counter(m.status.tolist()).items())),
         "avoided_co2_kg": totals["avoided_co2_kg"],
         "database": database,
