@@ -344,6 +344,13 @@ def send_reminders(
     return len(rows)
 
 
+def _notice_status(delivered: datetime | None, in_time: bool) -> str:
+    """Return the stored status; a notice without a receipt has failed."""
+    if delivered is None:
+        return "failed"
+    return "delivered" if in_time else "late"
+
+
 def send_notices(
     factory: sessionmaker[Session],
     event_id: int,
@@ -394,9 +401,7 @@ def send_notices(
                 "created_at": request.received_at,
                 "sent_at": receipt.sent_at,
                 "delivered_at": delivered,
-                "status": "delivered"
-                if in_time
-                else ("late" if delivered else "failed"),
+                "status": _notice_status(delivered, in_time),
             }
         )
     with transaction(factory) as session:

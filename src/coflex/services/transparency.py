@@ -49,7 +49,7 @@ def _device_lines(
             "label": "Home battery",
             "action": "We use stored energy to power your home or the grid.",
             "limit": f"We always leave at least {limits.battery_reserve_fraction:.0%} "
-            "charged for a power cut, and none is used before a forecast storm.",
+            "charged for a power cut.",
         }
     if kind == DeviceKind.EV_CHARGER.value:
         return {

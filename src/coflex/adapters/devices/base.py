@@ -33,6 +33,9 @@ class Command:
     a curtailment ends on the device itself: the device returns to its
     customer's schedule then even if no RESTORE reaches it, so a stopped
     runner cannot leave it under control past the event end.
+
+    NOTE: the simulated fleet honours ``until``; the MQTT messages do not carry
+    it yet, and the OCPP endpoint uses it only to size the charge limit.
     """
 
     device_id: int

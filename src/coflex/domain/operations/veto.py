@@ -35,6 +35,8 @@ class CommandCheck:
     indoor_temp_c: float = float("nan")
     battery_soc_fraction: float = float("nan")
     tank_temp_c: float = float("nan")
+    # NOTE: no severe-weather feed sets this yet, so the storm hold acts only
+    # when a caller passes a forecast.
     storm_forecast: bool = False
 
 
