@@ -95,6 +95,20 @@ def _thirty_minute_file(tmp_path: Path) -> Path:
     return path
 
 
+def _edited_tmy3(tmp_path: Path, name: str, change, rows: int | None = None) -> Path:  # type: ignore[no-untyped-def]
+    """Write pvlib's TMY3 file with its dry-bulb column (field 31) changed."""
+    lines = PVLIB_TMY3.read_text().splitlines()
+    edited = lines[:2]
+    for number, row in enumerate(lines[2:]):
+        fields = row.split(",")
+        if rows is None or number < rows:
+            fields[31] = change(fields[31])
+        edited.append(",".join(fields))
+    path = tmp_path / name
+    path.write_text("\n".join(edited) + "\n")
+    return path
+
+
 def _write(tmp_path: Path, name: str, text: str) -> Path:
     path = tmp_path / name
     path.write_text(text)
@@ -109,12 +123,26 @@ BAD_INPUT = {
         ["--event-start", "2026-07-21T15:00", "--event-end", "2026-07-21T14:00"],
         "not after its start",
     ),
-    "target not positive": (["--target-kw", "0"], "not positive"),
+    "target not positive": (["--target-kw", "0"], "not a positive"),
+    "target infinite": (["--target-kw", "inf"], "not a positive"),
+    "window too long": (
+        ["--event-start", "2026-07-21T08:00", "--event-end", "2026-07-21T20:00"],
+        "at most 4.00 h",
+    ),
+    "local time skipped by DST": (
+        ["--event-start", "2026-03-08T02:30", "--event-end", "2026-03-08T04:00"],
+        "does not exist",
+    ),
+    "non-numeric port": (
+        ["--database", "postgresql://postgres@127.0.0.1:abc/x"], "invalid database URL"
+    ),
+    "text in temperature": (["--weather", "{tmp}/text-temperature.csv"], "not a number"),
+    "temperature in kelvin": (["--weather", "{tmp}/kelvin.csv"], "its units"),
     "off the step grid": (
         ["--event-start", "2026-07-21T15:00", "--event-end", "2026-07-21T15:04"],
         "5-minute boundary",
     ),
-    "negative target": (["--target-kw=-5"], "not positive"),
+    "negative target": (["--target-kw=-5"], "not a positive"),
     "unknown timezone": (["--timezone", "Mars/Olympus_Mons"], "Mars/Olympus_Mons"),
     "unreachable database": (
         ["--database", "postgresql://postgres@127.0.0.1:1/coflex"], "cannot reach"
@@ -125,6 +153,8 @@ BAD_INPUT = {
 @pytest.mark.parametrize("case", sorted(BAD_INPUT))
 def test_bad_input_one_line(case: str, tmp_path: Path) -> None:
     _write(tmp_path, "garbage.csv", "this is not,a weather file\n1,2\n")
+    _edited_tmy3(tmp_path, "text-temperature.csv", lambda value: "abc", rows=1)
+    _edited_tmy3(tmp_path, "kelvin.csv", lambda value: f"{float(value) + 273.15:.1f}")
     _thirty_minute_file(tmp_path)
     arguments, words = BAD_INPUT[case]
     arguments = [a.replace("{tmp}", str(tmp_path)) for a in arguments]

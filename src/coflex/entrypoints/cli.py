@@ -119,7 +119,7 @@ def demo(
     target_kw: Annotated[
         float | None,
         typer.Option(
-            help="Requested load reduction [kW]. Default: 0.5 kW per customer."
+            help="Requested load reduction in kW. Default: 0.5 kW per customer."
         ),
     ] = None,
     event_start: Annotated[

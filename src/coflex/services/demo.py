@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time as clock
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -45,7 +46,7 @@ from coflex.adapters.store.database import (
 from coflex.adapters.store.meter import store_meter_days
 from coflex.domain.measurement import benefits
 from coflex.domain.measurement.settlement import PaymentRates
-from coflex.domain.operations.requests import FlexibilityRequest
+from coflex.domain.operations.requests import FlexibilityRequest, validate_request
 from coflex.domain.programs import EventClass, ProgramTerms
 from coflex.errors import InputError
 from coflex.services import (
@@ -128,9 +129,9 @@ def _validate(options: DemoOptions) -> None:
         )
     if options.devices == "mqtt":
         parse_broker_url(options.broker_url)
-    if options.target_kw is not None and not options.target_kw > 0:
+    if options.target_kw is not None and not 0 < options.target_kw < math.inf:
         raise InputError(
-            f"target {options.target_kw!r} kW is not positive: "
+            f"target {options.target_kw!r} kW is not a positive finite number: "
             "give --target-kw above 0",
             value=options.target_kw,
             field="target_kw",
@@ -174,6 +175,9 @@ def run_demo(options: DemoOptions, *, console: Console) -> dict[str, object]:
         end_local=options.event_end_local,
         max_heat_index_c=TERMS.limits.heat_index_suspend_c,
     )
+    # The request is checked before anything is stored, so bad input leaves
+    # the database and the output folder untouched.
+    validate_request(_request(scenario, _target_kw(options)), TERMS)
     url = options.database_url or default_database_url()
     engine = open_engine(url)
     try:
@@ -343,16 +347,9 @@ def _run_event(
         meter_from=event_midnight,
         step_s=300,
     )
-    target = options.target_kw or DEFAULT_TARGET_KW_PER_CUSTOMER * options.customers
-    received = scenario.start - timedelta(seconds=TERMS.min_notice_s + NOTICE_SLACK_S)
-    request = FlexibilityRequest(
-        requester="demo grid operator",
-        received_at=received,
-        start=scenario.start,
-        end=scenario.end,
-        target_kw=float(target),
-        event_class=TERMS.event_class,
-    )
+    target = _target_kw(options)
+    request = _request(scenario, float(target))
+    received = request.received_at
     fleet_adapter.advance(received)
     forecaster = SimulatedForecaster(
         fleet_adapter,
@@ -497,6 +494,23 @@ def _season_totals(factory, prepared: events.PreparedEvent) -> dict[str, object]
         )
     totals.pop("per_customer")
     return totals
+
+
+def _target_kw(options: DemoOptions) -> float:
+    return options.target_kw or DEFAULT_TARGET_KW_PER_CUSTOMER * options.customers
+
+
+def _request(scenario: Scenario, target_kw: float) -> FlexibilityRequest:
+    """Build the grid's request, received the program's lead time plus slack ahead."""
+    received = scenario.start - timedelta(seconds=TERMS.min_notice_s + NOTICE_SLACK_S)
+    return FlexibilityRequest(
+        requester="demo grid operator",
+        received_at=received,
+        start=scenario.start,
+        end=scenario.end,
+        target_kw=target_kw,
+        event_class=TERMS.event_class,
+    )
 
 
 def _parties() -> reporting.Parties:

@@ -409,6 +409,9 @@ def build_summary(
         "delivered_kwh": delivered_kwh,
         "true_reduction_kw": float(np.mean(reductions)) if reductions else 0.0,
         "shortfall_kw": outcome.shortfall_kw,
+        "delivered_shortfall_kw": max(
+            0.0, prepared.request.target_kw - delivered_kwh / hours
+        ),
         "customers": prepared.index.n_sites,
         "eligible": eligible,
         "dispatched": dispatched_sites,

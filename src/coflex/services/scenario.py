@@ -142,7 +142,8 @@ def choose_scenario(
     if first_day < days[0] or event_day > days[-1]:
         raise RequestError(
             f"event day {event_day} needs weather from {first_day} on, but "
-            f"{weather.source} covers {days[0]} to {days[-1]}: pick a later day",
+            f"{weather.source} covers {days[0]} to {days[-1]}: pick a day from "
+            f"{days[0] + timedelta(days=HISTORY_DAYS)} to {days[-1]}",
             value=event_day.isoformat(),
             field="event_start",
         )
@@ -151,9 +152,22 @@ def choose_scenario(
 
 
 def _localise(value: datetime, tz: ZoneInfo) -> datetime:
-    if value.tzinfo is None:
-        return value.replace(tzinfo=tz).astimezone(ZoneInfo("UTC"))
-    return value.astimezone(ZoneInfo("UTC"))
+    """Attach the sites' zone to a wall-clock time and convert it to UTC.
+
+    A wall-clock time skipped by a spring-forward change does not exist there,
+    so it is rejected rather than silently moved.
+    """
+    if value.tzinfo is not None:
+        return value.astimezone(ZoneInfo("UTC"))
+    utc = value.replace(tzinfo=tz).astimezone(ZoneInfo("UTC"))
+    if utc.astimezone(tz).replace(tzinfo=None) != value:
+        raise RequestError(
+            f"local time {value.isoformat()} does not exist in {tz.key}: the clocks "
+            "skip it at a daylight-saving change; give a time outside the gap",
+            value=value.isoformat(),
+            field="event_start",
+        )
+    return utc
 
 
 def _prior_event_days(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -127,6 +128,12 @@ class WeatherSeries:
             )
 
 
+# Outside the records of surface air temperature (-89.2 °C at Vostok and
+# 56.7 °C at Death Valley, WMO), a value is an error or is in the wrong unit.
+TEMP_MIN_C = -90.0
+TEMP_MAX_C = 57.0
+
+
 def read_weather(path: Path | None = None, *, year: int = 2026) -> WeatherSeries:
     """Read hourly weather from a TMY3, TMY2 or EPW file.
 
@@ -166,16 +173,22 @@ def read_weather(path: Path | None = None, *, year: int = 2026) -> WeatherSeries
     return _to_series(frame, meta, source)
 
 
+def _read_by_format(path: Path, suffix: str, year: int) -> tuple[pd.DataFrame, dict]:
+    if suffix == ".epw":
+        return _read_epw(path, year)
+    if suffix == ".tm2":
+        return _read_tmy2(path, year)
+    return iotools.read_tmy3(path, coerce_year=year, map_variables=True)
+
+
 def _read_frame(path: Path, source: str, year: int) -> tuple[pd.DataFrame, dict]:
     """Read the file with the pvlib reader for its format, labelled at hour end."""
     suffix = path.suffix.lower()
     try:
-        if suffix == ".epw":
-            frame, meta = _read_epw(path, year)
-        elif suffix == ".tm2":
-            frame, meta = _read_tmy2(path, year)
-        else:
-            frame, meta = iotools.read_tmy3(path, coerce_year=year, map_variables=True)
+        with warnings.catch_warnings():
+            # A text cell in a numeric column is reported below as one line.
+            warnings.simplefilter("ignore", pd.errors.DtypeWarning)
+            frame, meta = _read_by_format(path, suffix, year)
     except (ValueError, KeyError, IndexError, TypeError, UnicodeDecodeError) as error:
         raise WeatherFileError(
             f"{source}: not a readable weather file ({type(error).__name__}: "
@@ -243,13 +256,31 @@ def _to_series(frame: pd.DataFrame, meta: dict, source: str) -> WeatherSeries:
     times = frame.index.tz_convert("UTC").tz_localize(None).to_numpy("datetime64[s]")
     _check_hourly(times, source)
 
-    temp_c = frame["temp_air"].to_numpy(np.float64)
+    try:
+        temp_c = frame["temp_air"].to_numpy(np.float64)
+    except (ValueError, TypeError) as error:
+        raise WeatherFileError(
+            f"{source}: the dry-bulb temperature column holds a value that is not a "
+            f"number ({_first_line(error)}); correct the file",
+            value=source,
+            field="temp_air",
+        ) from error
     bad = ~np.isfinite(temp_c)
     if bad.any():
         raise WeatherFileError(
             f"{source}: {int(bad.sum())} missing or non-finite temperatures, first at "
             f"{times[np.argmax(bad)]} UTC; give a file with a complete dry-bulb column",
             value=int(bad.sum()),
+            field="temp_air",
+        )
+    outside = (temp_c < TEMP_MIN_C) | (temp_c > TEMP_MAX_C)
+    if outside.any():
+        first = int(np.argmax(outside))
+        raise WeatherFileError(
+            f"{source}: temperature {temp_c[first]:.1f} °C at {times[first]} UTC is "
+            f"outside {TEMP_MIN_C:.0f} to {TEMP_MAX_C:.0f} °C; correct the file or its "
+            "units (the column must be in °C)",
+            value=float(temp_c[first]),
             field="temp_air",
         )
     humidity = _filled(frame["relative_humidity"].to_numpy(np.float64), 0.0, 100.0)

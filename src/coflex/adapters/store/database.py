@@ -64,7 +64,8 @@ def open_engine(url: str) -> Engine:
     """
     try:
         parsed = make_url(_normalise_url(url))
-    except ArgumentError as exc:
+        parsed.port  # noqa: B018 - a non-numeric port raises ValueError here
+    except (ArgumentError, ValueError) as exc:
         raise StoreError(
             f"invalid database URL {url!r}: use sqlite:///PATH or "
             "postgresql://USER@HOST:PORT/DATABASE",
@@ -73,7 +74,14 @@ def open_engine(url: str) -> Engine:
 
     if parsed.get_backend_name() == "sqlite" and parsed.database:
         Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(parsed, pool_pre_ping=True)
+    try:
+        engine = create_engine(parsed, pool_pre_ping=True)
+    except (ImportError, ArgumentError, ValueError) as exc:
+        raise StoreError(
+            f"unusable database URL {url!r} ({exc}): coflex supports "
+            "sqlite:///PATH and postgresql://USER@HOST:PORT/DATABASE",
+            value=url,
+        ) from exc
     if parsed.get_backend_name() == "sqlite":
         _enable_sqlite_foreign_keys(engine)
 
