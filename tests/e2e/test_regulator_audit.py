@@ -59,7 +59,10 @@ def test_customer_bundle_complete(tmp_path: Path) -> None:
     exported = run(
         "records", "export", "--customer", reference, "--output", str(bundle)
     )
-    checked = coflex("records", "verify", str(bundle), cwd=tmp_path, key=key)
+    checked = coflex(
+        "records", "verify", str(bundle), "--public-key", f"{key}.pub.pem",
+        cwd=tmp_path, key=key,
+    )
     chain = run("audit", "verify")
     assert disputed.returncode == 0, disputed.stderr
     assert keygen.returncode == 0, keygen.stderr
@@ -117,9 +120,31 @@ def test_tampered_bundle_fails(tmp_path: Path) -> None:
     assert exported.returncode == 0, exported.stderr
     with (bundle / "overrides.json").open("a") as handle:
         handle.write(" ")
-    checked = coflex("records", "verify", str(bundle), cwd=tmp_path, key=key)
+    checked = coflex(
+        "records", "verify", str(bundle), "--public-key", f"{key}.pub.pem",
+        cwd=tmp_path, key=key,
+    )
     assert checked.returncode == 1
     assert "overrides.json does not match" in checked.stdout
+
+
+    # A bundle re-signed with another key passes only against that key.
+    forger = tmp_path / "keys" / "forger.pem"
+    coflex("records", "keygen", "--output", str(forger), cwd=tmp_path, key=forger)
+    forged = tmp_path / "forged"
+    exported = coflex(
+        "records", "export", "--event", str(summary["event_id"]), "--output",
+        str(forged), "--database", database, cwd=tmp_path, key=forger,
+    )
+    assert exported.returncode == 0, exported.stderr
+    against_filed = coflex(
+        "records", "verify", str(forged), "--public-key", f"{key}.pub.pem",
+        cwd=tmp_path, key=key,
+    )
+    without_key = coflex("records", "verify", str(forged), cwd=tmp_path, key=key)
+    assert against_filed.returncode == 1
+    assert without_key.returncode == 2
+    assert "--public-key" in without_key.stderr
 
 
 def test_empty_range_one_line(tmp_path: Path) -> None:

@@ -62,7 +62,14 @@ def generate_key(path: Path) -> str:
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "wb") as handle:
         handle.write(pem)
+    # The public half is what the aggregator files with its regulator.
+    public_path(path).write_bytes(public_pem(key.public_key()))
     return fingerprint(key.public_key())
+
+
+def public_path(private_path: Path) -> Path:
+    """Return where the public key of a private key file is written."""
+    return private_path.with_name(private_path.name + ".pub.pem")
 
 
 def load_private_key(path: Path | None = None) -> Ed25519PrivateKey:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from coflex.entrypoints.cli import DatabaseOption, _fail, console
+from coflex.entrypoints.cli import DatabaseOption, _fail, console, errors
 from coflex.entrypoints.cli_complaints import AtOption, ByOption, parse_at, run_step
 from coflex.errors import CoflexError
 
@@ -39,7 +39,12 @@ def keygen(
     except CoflexError as error:
         _fail(error)
         return
-    console.print(f"wrote {output}; public key SHA-256 {print_}", highlight=False)
+    public = signing.public_path(output)
+    console.print(
+        f"wrote {output} and its public key {public} (SHA-256 {print_}); file the "
+        "public key with the regulator",
+        highlight=False,
+    )
 
 
 @app.command("export")
@@ -91,14 +96,31 @@ def verify(
     public_key: Annotated[
         Path | None,
         typer.Option(
-            help="The aggregator's filed public key (PEM). Default: the "
-            "key in the bundle."
+            help="The aggregator's filed public key (PEM), as `records keygen` "
+            "wrote it."
         ),
     ] = None,
+    fingerprint: Annotated[
+        str | None,
+        typer.Option(help="SHA-256 fingerprint of the filed public key, instead."),
+    ] = None,
 ) -> None:
-    """Check a bundle offline: the manifest signature and every file's SHA-256."""
+    """Check a bundle offline: the manifest signature and every file's SHA-256.
+
+    The signature proves who made the bundle only against a key the checker
+    already trusts, so either the filed public key or its fingerprint is
+    required: a forger can re-sign a bundle with a key of their own.
+    """
     from coflex.services import records_export
 
+    if public_key is None and fingerprint is None:
+        errors.print(
+            "error: give --public-key FILE or --fingerprint SHA256 with the "
+            "aggregator's filed key: the key inside a bundle proves nothing about "
+            "who signed it",
+            highlight=False,
+        )
+        raise typer.Exit(2)
     pem = public_key.read_bytes() if public_key else None
     try:
         check = records_export.verify_bundle(folder, pem)
@@ -107,6 +129,13 @@ def verify(
         return
     for problem in check.problems:
         console.print(f"FAIL {problem}", highlight=False)
+    if fingerprint is not None and check.fingerprint != fingerprint.strip().lower():
+        console.print(
+            f"FAIL signed by key {check.fingerprint}, "
+            f"not by the filed key {fingerprint}",
+            highlight=False,
+        )
+        raise typer.Exit(1)
     if not check.valid:
         raise typer.Exit(1)
     console.print(
