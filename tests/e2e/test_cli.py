@@ -172,3 +172,12 @@ def test_bad_input_one_line(case: str, tmp_path: Path) -> None:
 def test_weather_helper_builds_half_hour_file(tmp_path: Path) -> None:
     frame = pd.read_csv(_thirty_minute_file(tmp_path), skiprows=1)
     assert len(frame) == 2 * 8760
+
+
+def test_missing_database_not_created(tmp_path: Path) -> None:
+    """Commands that read a store do not create an empty one at a mistyped path."""
+    missing = tmp_path / "typo.sqlite"
+    result = coflex("audit", "verify", "--database", f"sqlite:///{missing}", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "not found" in result.stderr
+    assert not missing.exists()

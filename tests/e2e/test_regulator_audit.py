@@ -155,6 +155,9 @@ def test_empty_range_one_line(tmp_path: Path) -> None:
         ).returncode
         == 0
     )
+    database = f"sqlite:///{tmp_path / 'empty.sqlite'}"
+    created = coflex("db", "upgrade", "--database", database, cwd=tmp_path, key=key)
+    assert created.returncode == 0, created.stderr
     result = coflex(
         "records",
         "export",
@@ -165,7 +168,7 @@ def test_empty_range_one_line(tmp_path: Path) -> None:
         "--output",
         str(tmp_path / "b"),
         "--database",
-        f"sqlite:///{tmp_path / 'empty.sqlite'}",
+        database,
         cwd=tmp_path,
         key=key,
     )

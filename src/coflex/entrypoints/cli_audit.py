@@ -24,7 +24,7 @@ def open_store(database: str | None) -> Iterator[sessionmaker[Session]]:
         session_factory,
     )
 
-    engine = open_engine(database or default_database_url())
+    engine = open_engine(database or default_database_url(), must_exist=True)
     try:
         migrate(engine)
         yield session_factory(engine)

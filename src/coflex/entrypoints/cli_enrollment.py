@@ -76,7 +76,7 @@ def _session(database: str | None) -> Iterator[Session]:
         transaction,
     )
 
-    engine = open_engine(database or default_database_url())
+    engine = open_engine(database or default_database_url(), must_exist=True)
     try:
         migrate(engine)
         with transaction(session_factory(engine)) as session:

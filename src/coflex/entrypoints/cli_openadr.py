@@ -36,7 +36,7 @@ def add_client(
     from coflex.services.openadr3_vtn import add_client as create
 
     try:
-        engine = open_engine(database or default_database_url())
+        engine = open_engine(database or default_database_url(), must_exist=True)
         migrate(engine)
         client_id, secret = create(session_factory(engine), role, site_id=site_id)
     except CoflexError as error:

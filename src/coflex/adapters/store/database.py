@@ -54,8 +54,11 @@ def _enable_sqlite_foreign_keys(engine: Engine) -> None:
         cursor.close()
 
 
-def open_engine(url: str) -> Engine:
+def open_engine(url: str, *, must_exist: bool = False) -> Engine:
     """Create an engine for ``url`` and check that the database answers.
+
+    With ``must_exist``, a SQLite file that is not there is an error instead of
+    a new empty database, so a mistyped path cannot pass for an empty store.
 
     Raises
     ------
@@ -73,7 +76,14 @@ def open_engine(url: str) -> Engine:
         ) from exc
 
     if parsed.get_backend_name() == "sqlite" and parsed.database:
-        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        path = Path(parsed.database).expanduser()
+        if must_exist and not path.exists():
+            raise StoreError(
+                f"database file {path} not found: give the --database of an existing "
+                "coflex database, or create one with coflex demo or coflex db upgrade",
+                value=str(path),
+            )
+        path.parent.mkdir(parents=True, exist_ok=True)
     try:
         engine = create_engine(parsed, pool_pre_ping=True)
     except (ImportError, ArgumentError, ValueError) as exc:
