@@ -1,6 +1,6 @@
 """The pre-command veto: the last health-and-safety check before a command is sent.
 
-Planning already keeps every device inside its limits; the veto checks each
+Planning already keeps every device inside its limits. The veto checks each
 command again against the policy and the device's latest telemetry, because
 conditions change between planning and dispatch. A vetoed command is not
 sent, and the veto is recorded with its rule.
@@ -23,7 +23,7 @@ TELEMETRY_STALE_S = 900
 
 @dataclass(frozen=True)
 class CommandCheck:
-    """What the veto needs to know about one proposed curtailment."""
+    """The facts about one proposed curtailment that the veto checks."""
 
     kind: DeviceKind
     value: float  # the command value in the device's unit
