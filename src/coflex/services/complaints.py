@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from coflex.adapters.store.models import (
@@ -49,9 +49,16 @@ class Intake:
     statement_ref: str | None = None
 
 
-def _customer(session: Session, reference: str) -> Customer:
+def customer_by_reference(session: Session, reference: str) -> Customer:
+    """Return the customer with ``reference``, matched without regard to case.
+
+    Raises
+    ------
+    NotFoundError
+        If no customer has that reference.
+    """
     customer = session.scalars(
-        select(Customer).where(Customer.reference == reference)
+        select(Customer).where(func.upper(Customer.reference) == reference.upper())
     ).first()
     if customer is None:
         raise NotFoundError(
@@ -90,7 +97,7 @@ def find_statement(session: Session, statement_ref: str) -> Statement:
             value=statement_ref,
             field="statement",
         )
-    customer = _customer(session, customer_ref)
+    customer = customer_by_reference(session, customer_ref)
     statement = session.scalars(
         select(Statement).where(
             Statement.event_id == int(event_part[1:]),
@@ -169,7 +176,7 @@ def log_complaint(session: Session, intake: Intake) -> Complaint:
             "the complaint summary is empty: write what the customer said",
             field="summary",
         )
-    customer = _customer(session, intake.customer_ref)
+    customer = customer_by_reference(session, intake.customer_ref)
     event_id, statement_id, baseline_id = intake.event_id, None, None
     if intake.statement_ref is not None:
         statement = find_statement(session, intake.statement_ref)

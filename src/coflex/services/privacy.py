@@ -8,10 +8,11 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from coflex.adapters.store.models import Consent, Customer
+from coflex.adapters.store.models import Consent
 from coflex.domain.administration.privacy import Purpose, is_live, parse_purpose
 from coflex.errors import InputError, NotFoundError
 from coflex.services import audit
+from coflex.services.complaints import customer_by_reference
 
 
 @dataclass(frozen=True)
@@ -23,19 +24,6 @@ class Grant:
     granted_at: datetime
     expires_at: datetime | None = None
     recipient: str | None = None
-
-
-def _customer(session: Session, reference: str) -> Customer:
-    customer = session.scalars(
-        select(Customer).where(Customer.reference == reference)
-    ).first()
-    if customer is None:
-        raise NotFoundError(
-            f"customer {reference!r} not found: give a reference such as A1-C000001",
-            value=reference,
-            field="customer",
-        )
-    return customer
 
 
 def _audit(session: Session, consent: Consent, action: str, at: datetime) -> None:
@@ -81,7 +69,7 @@ def grant_consent(session: Session, grant: Grant) -> Consent:
             "a consent to share data names its recipient: give the utility or ISO",
             field="recipient",
         )
-    customer = _customer(session, grant.customer_ref)
+    customer = customer_by_reference(session, grant.customer_ref)
     consent = Consent(
         customer_id=customer.id,
         purpose=purpose.value,
@@ -103,7 +91,7 @@ def revoke_consent(
 ) -> list[int]:
     """Revoke every live consent of the customer for ``purpose``; return their ids."""
     parsed = parse_purpose(purpose)
-    customer = _customer(session, customer_ref)
+    customer = customer_by_reference(session, customer_ref)
     revoked = []
     for consent in ledger(session, customer_ref):
         if consent.purpose == parsed.value and is_live(
@@ -124,7 +112,7 @@ def revoke_consent(
 
 def ledger(session: Session, customer_ref: str) -> list[Consent]:
     """Return every consent of the customer, oldest first."""
-    customer = _customer(session, customer_ref)
+    customer = customer_by_reference(session, customer_ref)
     return list(
         session.scalars(
             select(Consent)

@@ -29,6 +29,7 @@ from coflex.adapters.store import models as m
 from coflex.adapters.store.models_governance import AuditEntry, Complaint, Registration
 from coflex.errors import InputError, NotFoundError
 from coflex.services import audit
+from coflex.services.complaints import customer_by_reference
 
 BUNDLE_FORMAT = "coflex-records-bundle/1"
 MANIFEST = "manifest.json"
@@ -125,17 +126,11 @@ def _customers_of(session: Session, event_ids: set[int]) -> set[int]:
 
 
 def _customer_scope(session: Session, reference: str) -> Scope:
-    customer_id = session.scalar(
-        select(m.Customer.id).where(m.Customer.reference == reference)
-    )
-    if customer_id is None:
-        raise NotFoundError(
-            f"customer {reference!r} not found: give a reference such as A1-C000001",
-            value=reference,
-            field="customer",
-        )
+    customer = customer_by_reference(session, reference)
     return Scope(
-        {"customer": reference}, {customer_id}, _events_of(session, {customer_id})
+        {"customer": customer.reference},
+        {customer.id},
+        _events_of(session, {customer.id}),
     )
 
 
