@@ -66,7 +66,7 @@ METHOD_LABELS = {
 
 @dataclass(frozen=True)
 class Parties:
-    """Who the documents name: the aggregator, its regulator and the program."""
+    """The parties the documents name: the aggregator, its regulator and the program."""
 
     aggregator_name: str
     jurisdiction: str

@@ -34,8 +34,8 @@ class Command:
     customer's schedule then even if no RESTORE reaches it, so a stopped
     runner cannot leave it under control past the event end.
 
-    NOTE: the simulated fleet honours ``until``; the MQTT messages do not carry
-    it yet, and the OCPP endpoint uses it only to size the charge limit.
+    NOTE: only the simulated fleet honours ``until``. The MQTT messages do not
+    carry it yet, and the OCPP endpoint uses it only to size the charge limit.
     """
 
     device_id: int

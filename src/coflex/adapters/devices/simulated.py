@@ -51,7 +51,7 @@ class SimulatedFleet:
     battery_reserve_fraction
         Per site, the reserve that no discharge crosses [-].
     step_s
-        Longest simulation step [s].
+        Maximum simulation step [s].
     """
 
     def __init__(

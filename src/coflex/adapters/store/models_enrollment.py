@@ -60,7 +60,7 @@ class EnrollmentDocument(Base):
 
 
 class ContractOffer(Base):
-    """What was offered: the three documents and how long the offer stands."""
+    """The offer: its three documents and how long it is valid."""
 
     __tablename__ = "contract_offers"
 
@@ -107,7 +107,7 @@ class ContractAmendment(Base):
 
 
 class ContractTermination(Base):
-    """How a contract ended: release of devices, final statement, retention."""
+    """The end of a contract: release of devices, final statement, retention."""
 
     __tablename__ = "contract_terminations"
 

@@ -18,7 +18,7 @@ from coflex.domain.programs import ProgramTerms
 
 @dataclass(frozen=True)
 class SiteStanding:
-    """What the rules need to know about one site at decision time."""
+    """The facts about one site that the eligibility rules check at decision time."""
 
     site_id: int
     contract_status: str | None  # "active", "terminated", ... or None
