@@ -119,6 +119,10 @@ BAD_INPUT = {
     "missing weather file": (["--weather", "{tmp}/nowhere.csv"], "nowhere.csv"),
     "malformed weather file": (["--weather", "{tmp}/garbage.csv"], "garbage.csv"),
     "wrong resolution": (["--weather", "{tmp}/half-hourly.csv"], "30-minute"),
+    "weather alerts not GeoJSON": (
+        ["--weather-alerts", "{tmp}/garbage.csv"],
+        "neither JSON nor XML",
+    ),
     "end before start": (
         ["--event-start", "2026-07-21T15:00", "--event-end", "2026-07-21T14:00"],
         "not after its start",

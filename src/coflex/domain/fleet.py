@@ -30,5 +30,6 @@ class ExclusionReason(StrEnum):
     PROTECTED_OCCUPANT = "protected_occupant"
     HEAT_CONDITION = "forecast_heat_condition"
     COLD_CONDITION = "forecast_cold_condition"
+    STORM_HOLD = "forecast_severe_storm"
     NO_FLEXIBILITY = "no_flexibility_within_limits"
     NOTICE_LATE = "notice_delivered_late"

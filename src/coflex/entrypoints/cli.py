@@ -104,6 +104,14 @@ def demo(
             "Default: the Greensboro NC TMY3 file that pvlib ships.",
         ),
     ] = None,
+    weather_alerts: Annotated[
+        Path | None,
+        typer.Option(
+            help="National Weather Service alerts known when the request arrives: "
+            "the NWS API's GeoJSON or CAP 1.2 XML. Storm alerts hold batteries "
+            "full; heat and cold alerts hold back vulnerable sites and HVAC.",
+        ),
+    ] = None,
     timezone: Annotated[
         str, typer.Option(help="IANA timezone of the fleet's sites.")
     ] = "America/New_York",
@@ -166,6 +174,7 @@ def demo(
         customers=customers,
         seed=seed,
         weather_path=weather,
+        weather_alerts_path=weather_alerts,
         timezone=timezone,
         output_dir=output,
         override_share=override_share,

@@ -36,6 +36,7 @@ from coflex.adapters.readers.household import (
     load_household_load,
 )
 from coflex.adapters.readers.weather import read_weather
+from coflex.adapters.readers.weather_alerts import read_weather_alerts
 from coflex.adapters.store.database import (
     default_database_url,
     migrate,
@@ -116,6 +117,8 @@ class DemoOptions:
     event_speed: float | None = None
     # With devices="mqtt", the broker that carries the event's commands.
     broker_url: str = "mqtt://127.0.0.1:1883"
+    # NWS alerts (GeoJSON or CAP 1.2) known when the request arrives.
+    weather_alerts_path: Path | None = None
 
 
 def _validate(options: DemoOptions) -> None:
@@ -167,6 +170,11 @@ def run_demo(options: DemoOptions, *, console: Console) -> dict[str, object]:
     started = clock.perf_counter()
     _validate(options)
     weather = read_weather(options.weather_path)
+    alerts = (
+        read_weather_alerts(options.weather_alerts_path)
+        if options.weather_alerts_path
+        else []
+    )
     load = load_household_load()
     scenario = choose_scenario(
         weather,
@@ -188,7 +196,7 @@ def run_demo(options: DemoOptions, *, console: Console) -> dict[str, object]:
         with _progress(console, options.show_progress) as progress:
             world = _enroll(factory, options, scenario, weather, load, rng, progress)
             summary = _run_event(
-                factory, options, scenario, weather, world, rng, progress, url
+                factory, options, scenario, weather, world, rng, progress, url, alerts
             )
     finally:
         engine.dispose()
@@ -326,7 +334,15 @@ def _overrides(
 
 
 def _run_event(
-    factory, options, scenario: Scenario, weather, world: World, rng, progress, url
+    factory,
+    options,
+    scenario: Scenario,
+    weather,
+    world: World,
+    rng,
+    progress,
+    url,
+    alerts=(),
 ) -> dict[str, object]:  # type: ignore[no-untyped-def]
     enrolled = world.enrolled
     event_midnight = datetime.combine(
@@ -364,6 +380,7 @@ def _run_event(
         request,
         forecaster,
         SimulatedNoticeChannels(rng),
+        weather_alerts=alerts,
     )
     transparency.write_automation_documents(
         factory, prepared.index, _parties(), options.output_dir, received

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -39,6 +40,11 @@ from coflex.domain.operations.notice import (
     reminder_notice,
 )
 from coflex.domain.operations.requests import FlexibilityRequest, validate_request
+from coflex.domain.operations.weather_alerts import (
+    WeatherAlert,
+    alerts_for_site,
+    unlocated,
+)
 from coflex.domain.programs import ProgramTerms
 from coflex.services import audit, oversight
 from coflex.services.fleet_index import FleetIndex, load_fleet_index
@@ -107,9 +113,18 @@ def receive_request(
 
 
 def _standings(
-    index: FleetIndex, forecaster: Forecaster, request: FlexibilityRequest
+    index: FleetIndex,
+    forecaster: Forecaster,
+    request: FlexibilityRequest,
+    weather_alerts: Sequence[WeatherAlert],
 ) -> list[SiteStanding]:
     weather = forecaster.weather(request.start, request.end)
+    for alert in unlocated(weather_alerts):
+        logger.warning(
+            "NWS %s %s names forecast zones but no polygon: it locates no site",
+            alert.event,
+            alert.identifier,
+        )
     standings = []
     for i in range(index.n_sites):
         standings.append(
@@ -129,6 +144,13 @@ def _standings(
                 forecast_heat_index_max_c=float(weather.heat_index_max_c[i]),
                 forecast_temp_min_c=float(weather.temp_min_c[i]),
                 timezone=index.timezone[i],
+                weather_alerts=alerts_for_site(
+                    weather_alerts,
+                    float(index.latitude[i]),
+                    float(index.longitude[i]),
+                    request.start,
+                    request.end,
+                ),
             )
         )
     return standings
@@ -145,6 +167,7 @@ def decide_eligibility(
     index: FleetIndex,
     forecaster: Forecaster,
     request: FlexibilityRequest,
+    weather_alerts: Sequence[WeatherAlert] = (),
 ) -> tuple[np.ndarray, np.ndarray, Counter[str]]:
     """Decide and record eligibility per site and device.
 
@@ -152,7 +175,7 @@ def decide_eligibility(
     reason. A site whose every device is excluded is excluded with the reason
     of its devices.
     """
-    standings = _standings(index, forecaster, request)
+    standings = _standings(index, forecaster, request, weather_alerts)
     site_ok = np.zeros(index.n_sites, dtype=bool)
     device_ok = np.zeros(len(index.device_id), dtype=bool)
     site_reason: dict[int, tuple[ExclusionReason, str]] = {}
@@ -422,10 +445,17 @@ def prepare_event(
     channels: SimulatedNoticeChannels,
     *,
     method: str = "highs",
+    weather_alerts: Sequence[WeatherAlert] = (),
 ) -> PreparedEvent:
     """Run the steps from request to notices; each step stored whole."""
     prepared = plan_request(
-        factory, program_id, terms, request, forecaster, method=method
+        factory,
+        program_id,
+        terms,
+        request,
+        forecaster,
+        method=method,
+        weather_alerts=weather_alerts,
     )
     send_notices(factory, prepared.event_id, prepared, channels)
     return prepared
@@ -439,13 +469,18 @@ def plan_request(
     forecaster: Forecaster,
     *,
     method: str = "highs",
+    weather_alerts: Sequence[WeatherAlert] = (),
 ) -> PreparedEvent:
-    """Run the steps from request to plan, before any customer is notified."""
+    """Run the steps from request to plan, before any customer is notified.
+
+    ``weather_alerts`` are the official NWS alerts known at planning time; the
+    sites they cover are held back by the health-and-safety rules.
+    """
     event_id = receive_request(factory, program_id, terms, request)
     with factory() as session:
         index = load_fleet_index(session, program_id, request.received_at)
     site_ok, device_ok, exclusions = decide_eligibility(
-        factory, event_id, index, forecaster, request
+        factory, event_id, index, forecaster, request, weather_alerts
     )
     forecast = forecaster.flexibility(
         request.received_at,

@@ -41,6 +41,8 @@ class FleetIndex:
     customer_name: list[str]
     channel: list[Channel]
     timezone: list[str]
+    latitude: np.ndarray
+    longitude: np.ndarray
     medical: np.ndarray
     vulnerable: np.ndarray
     contract_status: list[str | None]
@@ -159,6 +161,8 @@ def load_fleet_index(session: Session, program_id: int, at: datetime) -> FleetIn
         customer_name=[customer.name for _, customer, _ in rows],
         channel=[Channel(customer.preferred_channel) for _, customer, _ in rows],
         timezone=[site.timezone for site, _, _ in rows],
+        latitude=np.array([site.latitude for site, _, _ in rows], dtype=float),
+        longitude=np.array([site.longitude for site, _, _ in rows], dtype=float),
         medical=np.array([site.medical_equipment for site, _, _ in rows], dtype=bool),
         vulnerable=np.array(
             [site.vulnerable_occupants for site, _, _ in rows], dtype=bool

@@ -49,6 +49,7 @@ REASON_LABELS = {
     "protected_occupant": "Protected occupant (medical or life-support equipment)",
     "forecast_heat_condition": "Forecast heat condition",
     "forecast_cold_condition": "Forecast cold condition",
+    "forecast_severe_storm": "Severe storm forecast: battery kept full",
     "no_flexibility_within_limits": "No flexibility within the safety limits",
     "notice_delivered_late": "Notice delivered late",
 }

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from coflex.domain.fleet import DeviceKind, ExclusionReason, HvacMode
 from coflex.domain.operations.notice import notice_deadline
+from coflex.domain.operations.weather_alerts import Hazard, Level, SiteAlert
 from coflex.domain.programs import ProgramTerms
 
 
@@ -33,6 +34,14 @@ class SiteStanding:
     forecast_heat_index_max_c: float
     forecast_temp_min_c: float
     timezone: str = "UTC"  # the site's IANA zone, for local notice cut-offs
+    weather_alerts: tuple[SiteAlert, ...] = ()  # official alerts over the site
+
+
+def _alert(standing: SiteStanding, hazard: Hazard, *levels: Level) -> SiteAlert | None:
+    for alert in standing.weather_alerts:
+        if alert.hazard is hazard and (not levels or alert.level in levels):
+            return alert
+    return None
 
 
 @dataclass(frozen=True)
@@ -118,6 +127,17 @@ def _decide_notice_and_weather(standing: SiteStanding, start: datetime) -> SiteD
             f"forecast heat index {heat_index:.1f} °C with vulnerable occupants "
             f"(limit {limits.heat_index_vulnerable_exclusion_c:.1f} °C)",
         )
+    if standing.vulnerable_occupants and (
+        alert := _alert(standing, Hazard.HEAT)
+    ):
+        # An official heat alert of any level: the advisory level is the one at
+        # which the heat-index rule above excludes vulnerable occupants.
+        return SiteDecision(
+            standing.site_id,
+            False,
+            ExclusionReason.HEAT_CONDITION,
+            f"{alert.describe()}, with vulnerable occupants",
+        )
     if standing.vulnerable_occupants and standing.forecast_temp_min_c <= (
         limits.cold_vulnerable_exclusion_c
     ):
@@ -127,6 +147,13 @@ def _decide_notice_and_weather(standing: SiteStanding, start: datetime) -> SiteD
             ExclusionReason.COLD_CONDITION,
             f"forecast minimum {standing.forecast_temp_min_c:.1f} °C with "
             "vulnerable occupants",
+        )
+    if standing.vulnerable_occupants and (alert := _alert(standing, Hazard.COLD)):
+        return SiteDecision(
+            standing.site_id,
+            False,
+            ExclusionReason.COLD_CONDITION,
+            f"{alert.describe()}, with vulnerable occupants",
         )
     return SiteDecision(standing.site_id, True, None, "eligible")
 
@@ -143,9 +170,19 @@ def decide_device(
     (SCE Smart Energy Program excludes Medical Baseline A/C customers), and
     HVAC curtailment is suspended altogether when the forecast heat index
     reaches the Extreme Heat Warning level, or the forecast cold reaches the
-    Extreme Cold Warning level.
+    Extreme Cold Warning level, and when the NWS has issued such a warning over
+    the site. A battery is held full under a severe-storm alert.
     """
     limits = standing.terms.limits
+    if kind is DeviceKind.BATTERY and (alert := _alert(standing, Hazard.STORM)):
+        # Mass Save ConnectedSolutions: no battery dispatch before a forecast
+        # severe storm, so the battery is full when an outage is likely.
+        return DeviceDecision(
+            device_id,
+            False,
+            ExclusionReason.STORM_HOLD,
+            f"{alert.describe()}: the battery stays full",
+        )
     if kind is not DeviceKind.HVAC:
         return DeviceDecision(device_id, True, None, "eligible")
     if standing.medical_equipment:
@@ -164,7 +201,23 @@ def decide_device(
             f"forecast heat index {heat_index:.1f} °C reaches the "
             f"{limits.heat_index_suspend_c:.1f} °C suspension level",
         )
+    warning = _alert(standing, Hazard.HEAT, Level.WARNING)
+    if hvac_mode is HvacMode.COOLING and warning:
+        return DeviceDecision(
+            device_id,
+            False,
+            ExclusionReason.HEAT_CONDITION,
+            f"{warning.describe()}: cooling is not curtailed",
+        )
     cold = standing.forecast_temp_min_c
+    warning = _alert(standing, Hazard.COLD, Level.WARNING)
+    if hvac_mode is HvacMode.HEATING and warning:
+        return DeviceDecision(
+            device_id,
+            False,
+            ExclusionReason.COLD_CONDITION,
+            f"{warning.describe()}: heating is not curtailed",
+        )
     if hvac_mode is HvacMode.HEATING and cold <= limits.cold_suspend_c:
         return DeviceDecision(
             device_id,

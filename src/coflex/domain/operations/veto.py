@@ -35,8 +35,9 @@ class CommandCheck:
     indoor_temp_c: float = float("nan")
     battery_soc_fraction: float = float("nan")
     tank_temp_c: float = float("nan")
-    # NOTE: no severe-weather feed sets this yet, so the storm hold acts only
-    # when a caller passes a forecast.
+    # Eligibility already holds batteries under the NWS storm alerts known at
+    # planning time. NOTE: the runner reads no alerts during an event, so this
+    # flag acts only when a caller passes a forecast.
     storm_forecast: bool = False
 
 
