@@ -66,6 +66,30 @@ def test_telemetry_bool_reading_rejected() -> None:
         wire.decode_telemetry(payload)
 
 
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("indoor_temp_c", 71.0),
+        ("indoor_temp_c", -273.15),
+        ("battery_soc_fraction", 1.2),
+        ("tank_temp_c", 140.0),
+        ("power_kw", 500.0),
+        ("ev_energy_needed_kwh", -3.0),
+    ],
+)
+def test_telemetry_out_of_range_rejected(name: str, value: float) -> None:
+    sent = wire.TelemetryMessage(1, AT, {name: value})
+    with pytest.raises(wire.MessageError, match="physical range") as raised:
+        wire.decode_telemetry(wire.encode_telemetry(sent))
+    assert name in str(raised.value)
+
+
+def test_telemetry_range_edges_accepted() -> None:
+    sent = wire.TelemetryMessage(1, AT, {"battery_soc_fraction": 1.0, "tank_temp_c": 0.0})
+    received = wire.decode_telemetry(wire.encode_telemetry(sent))
+    assert received.readings["battery_soc_fraction"] == 1.0
+
+
 def test_acl_confines_devices() -> None:
     acl = wire.access_control_list("coflex")
     assert "pattern write coflex/devices/%u/ack" in acl

@@ -43,6 +43,18 @@ READINGS = (
     "tank_temp_c",
     "ev_energy_needed_kwh",
 )
+# Readings outside these bounds come from a faulty sensor or a wrong unit, so
+# the message is rejected and the device counts as without telemetry (the
+# fail-safe then keeps a vulnerable site out of dispatch). Bounds are estimates:
+# household devices stay within ±50 kW, and the largest EV packs on sale hold
+# about 200 kWh.
+PHYSICAL_RANGE = {
+    "power_kw": (-50.0, 50.0),
+    "indoor_temp_c": (-40.0, 60.0),
+    "battery_soc_fraction": (0.0, 1.0),
+    "tank_temp_c": (0.0, 100.0),
+    "ev_energy_needed_kwh": (0.0, 250.0),
+}
 GATEWAY_ACCOUNT = "coflex-gateway"
 SIMULATOR_ACCOUNT = "coflex-simulator"
 
@@ -267,6 +279,14 @@ def decode_telemetry(payload: bytes) -> TelemetryMessage:
     if seq < 0:
         raise MessageError(f"field 'seq' is {seq}: expected 0 or more", value=seq)
     readings = {name: _number(body.get(name), name) for name in READINGS}
+    for name, value in readings.items():
+        low, high = PHYSICAL_RANGE[name]
+        if not (math.isnan(value) or low <= value <= high):
+            raise MessageError(
+                f"field {name!r} is {value!r}: outside the physical range {low:g} to "
+                f"{high:g}; check the sensor and the unit",
+                value=value,
+            )
     return TelemetryMessage(seq=seq, at=_time(body, "at"), readings=readings)
 
 

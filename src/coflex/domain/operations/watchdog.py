@@ -65,3 +65,52 @@ def violations(
     above = upper & (value > limit + tolerance)
     below = ~upper & (value < limit - tolerance)
     return under_control & (above | below)
+
+
+# ASHRAE Standard 55-2020, Table 5.3.5 (limits on temperature drifts and
+# ramps): the most the indoor temperature may change within each period.
+DRIFT_LIMITS_C: tuple[tuple[float, float], ...] = (
+    (900.0, 1.1),
+    (1800.0, 1.7),
+    (3600.0, 2.2),
+    (7200.0, 2.8),
+    (14400.0, 3.3),
+)
+
+
+def check_drift(
+    history: np.ndarray,
+    step_s: float,
+    under_control: np.ndarray,
+    guard: float,
+    limits: tuple[tuple[float, float], ...] = DRIFT_LIMITS_C,
+) -> Releases:
+    """Return which controlled devices would drift too fast by the next step.
+
+    ``history`` holds one row of indoor temperatures [°C] per step, oldest
+    first, ending with the latest reading. A device is released when its
+    temperature one step ahead, extrapolated from the last step's rate, would
+    have changed within some period of the table by its limit less ``guard``.
+    A period longer than the history is measured from the oldest row.
+    """
+    latest = history[-1]
+    rate = history[-1] - history[-2] if len(history) > 1 else np.zeros_like(latest)
+    projected = latest + rate
+    worst_excess = np.full(latest.shape, -np.inf)
+    crossed_limit = np.full(latest.shape, np.nan)
+    for period_s, limit_c in limits:
+        # One step ahead, the period starts (period_s / step_s) - 1 rows back.
+        back = min(max(int(round(period_s / step_s)) - 1, 0), len(history) - 1)
+        start = history[-1 - back]
+        change = np.maximum(np.abs(projected - start), np.abs(latest - start))
+        excess = change - (limit_c - guard)
+        worse = excess > worst_excess
+        worst_excess = np.where(worse, excess, worst_excess)
+        crossed_limit = np.where(worse, limit_c, crossed_limit)
+    mask = under_control & np.isfinite(worst_excess) & (worst_excess >= 0.0)
+    return Releases(
+        mask=mask,
+        observed=latest,
+        limit=crossed_limit,
+        reason="indoor_temperature_drift",
+    )
