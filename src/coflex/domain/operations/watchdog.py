@@ -67,8 +67,9 @@ def violations(
     return under_control & (above | below)
 
 
-# ASHRAE Standard 55-2020, Table 5.3.5 (limits on temperature drifts and
-# ramps): the most the indoor temperature may change within each period.
+# ASHRAE Standard 55 (limits on temperature drifts and ramps): the most the
+# indoor temperature may change within each period. NOTE: the values are the
+# widely quoted ones (2, 3, 4, 5 and 6 °F), not checked against the standard's text.
 DRIFT_LIMITS_C: tuple[tuple[float, float], ...] = (
     (900.0, 1.1),
     (1800.0, 1.7),
@@ -87,7 +88,7 @@ def check_drift(
 ) -> Releases:
     """Return which controlled devices would drift too fast by the next step.
 
-    ``history`` holds one row of indoor temperatures [°C] per step, oldest
+    ``history`` contains one row of indoor temperatures [°C] per step, oldest
     first, ending with the latest reading. A device is released when its
     temperature one step ahead, extrapolated from the last step's rate, would
     have changed within some period of the table by its limit less ``guard``.
