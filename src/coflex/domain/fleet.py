@@ -32,3 +32,4 @@ class ExclusionReason(StrEnum):
     COLD_CONDITION = "forecast_cold_condition"
     NO_FLEXIBILITY = "no_flexibility_within_limits"
     NOTICE_LATE = "notice_delivered_late"
+    DUAL_ENROLLMENT = "dual_enrollment"

@@ -51,6 +51,7 @@ REASON_LABELS = {
     "forecast_cold_condition": "Forecast cold condition",
     "no_flexibility_within_limits": "No flexibility within the safety limits",
     "notice_delivered_late": "Notice delivered late",
+    "dual_enrollment": "Dual enrollment: enrolled with another provider",
 }
 
 
