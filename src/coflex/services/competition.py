@@ -1,9 +1,9 @@
 """Competition use cases: device release at exit and the dual-enrollment check.
 
-At exit, :func:`release_devices` revokes the control consent, disables the
+At exit, :func:`release_devices` revokes the control consent. It disables the
 device accounts through which this aggregator commands the customer's devices
-and revokes their API tokens and browser sessions, and records the message
-given to the customer: the devices stay theirs and stay controllable by them and by
+and revokes their API tokens and browser sessions. It records the message
+given to the customer: the devices stay theirs, controllable by them and by
 other providers.
 
 A site is checked against its customer's declarations of other enrollments
