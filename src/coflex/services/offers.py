@@ -52,6 +52,7 @@ from coflex.services.fleet_contracts import (
 )
 
 HISTORY_DAYS = 45
+# NOTE: a proposed limit for "the site's own weather", from no published rule.
 MAX_STATION_DISTANCE_KM = 100.0
 EARTH_RADIUS_KM = 6371.0
 
