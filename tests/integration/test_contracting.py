@@ -224,7 +224,11 @@ def test_withdrawn_claim_withdraws_material(factory) -> None:  # type: ignore[no
 def test_untrained_representative_rejected(factory) -> None:  # type: ignore[no-untyped-def]
     customer_id, _ = _customer(factory)
     with transaction(factory) as session:
-        rep_id = sales.add_representative(session, "Sam", "Door2Door LLC", True, NOW)
+        aggregator_id = session.scalar(select(Aggregator.id))
+        rep_id = sales.add_representative(
+            session, "Sam", "Door2Door LLC", True, NOW,
+            aggregator_id=aggregator_id, username="sam", agreement_ref="D2D-2026-01",
+        )  # fmt: skip
     with pytest.raises(SalesRuleError, match="no training record"):
         with transaction(factory) as session:
             sales.record_interaction(

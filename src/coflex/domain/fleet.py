@@ -33,3 +33,4 @@ class ExclusionReason(StrEnum):
     STORM_HOLD = "forecast_severe_storm"
     NO_FLEXIBILITY = "no_flexibility_within_limits"
     NOTICE_LATE = "notice_delivered_late"
+    DUAL_ENROLLMENT = "dual_enrollment"

@@ -71,6 +71,9 @@ app.add_typer(cli_compliance.app, name="compliance")
 from coflex.entrypoints import cli_enrollment  # noqa: E402
 
 app.add_typer(cli_enrollment.app)
+from coflex.entrypoints import cli_competition  # noqa: E402
+
+app.add_typer(cli_competition.app, name="enrollment")
 from coflex.entrypoints import cli_openadr  # noqa: E402
 
 app.add_typer(cli_openadr.app, name="openadr3")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -147,6 +147,47 @@ def claims_add(
     console.print(f"claim {_run(database, action)} registered")
 
 
+@claims_app.command("typical")
+def claims_typical(
+    statement: Annotated[str, typer.Option(help="The claim as published.")],
+    risk: Annotated[str, typer.Option(help="Statement of the risk to revenue.")],
+    as_of: Annotated[
+        str, typer.Option(help="Last day of the 12-month window, YYYY-MM-DD.")
+    ],
+    currency: Annotated[str, typer.Option(help="Currency of the payments.")] = "USD",
+    program: Annotated[
+        int | None, typer.Option(help="Count only this program's events.")
+    ] = None,
+    database: DatabaseOption = None,
+    at: AtOption = None,
+) -> None:
+    """Register a typical-customer claim computed from the stored settlements.
+
+    The value is the median of each customer's settled payments over the 12
+    months to --as-of; fewer than 30 settled customers is an error.
+    """
+    from coflex.services import claims_typical
+
+    def action(session: Session) -> int:
+        try:
+            day = date.fromisoformat(as_of)
+        except ValueError as exc:
+            raise InputError(
+                f"invalid --as-of {as_of!r}: use YYYY-MM-DD", value=as_of
+            ) from exc
+        return claims_typical.register_typical_claim(
+            session,
+            statement=statement,
+            as_of=day,
+            at=_at(at),
+            currency=currency,
+            risk_statement=risk,
+            program_id=program,
+        )
+
+    console.print(f"claim {_run(database, action)} registered from settlements")
+
+
 @claims_app.command("review")
 def claims_review(
     claim_id: int,
@@ -215,20 +256,47 @@ def claims_withdraw(
 def sales_rep_add(
     name: Annotated[str, typer.Option(help="Representative's name.")],
     employer: Annotated[str, typer.Option(help="Who employs them.")],
+    username: Annotated[str, typer.Option(help="Username of their account.")],
     third_party: Annotated[
         bool, typer.Option(help="They sell for the aggregator as a third party.")
     ] = False,
+    agreement: Annotated[
+        str | None,
+        typer.Option(help="Reference of the third party's selling agreement."),
+    ] = None,
+    aggregator: Annotated[
+        int | None,
+        typer.Option(help="Aggregator id. Default: the only one stored."),
+    ] = None,
     database: DatabaseOption = None,
     at: AtOption = None,
 ) -> None:
-    """Add a sales representative (untrained until a training is recorded)."""
+    """Add a sales representative and their user account (untrained at first)."""
+    from coflex.adapters.store.models import Aggregator
     from coflex.services import sales
 
-    rep_id = _run(
-        database,
-        lambda s: sales.add_representative(s, name, employer, third_party, _at(at)),
-    )
-    console.print(f"representative {rep_id} added")
+    def action(session: Session) -> int:
+        aggregator_id = aggregator
+        if aggregator_id is None:
+            ids = session.scalars(select(Aggregator.id).limit(2)).all()
+            if len(ids) != 1:
+                raise InputError(
+                    f"{len(ids) or 'no'} aggregators stored: give --aggregator",
+                    field="aggregator",
+                )
+            aggregator_id = ids[0]
+        return sales.add_representative(
+            session,
+            name,
+            employer,
+            third_party,
+            _at(at),
+            aggregator_id=aggregator_id,
+            username=username,
+            agreement_ref=agreement,
+        )
+
+    console.print(f"representative {_run(database, action)} added")
 
 
 @sales_app.command("train")
@@ -321,58 +389,62 @@ def _customer_id(session: Session, reference: str) -> int:
 # -- proposals and contracts ------------------------------------------------------
 
 
-def _program_offer(session: Session, program_id: int | None):  # type: ignore[no-untyped-def]
-    """Return the program's id, terms and offer.
+def _program_offer(session: Session, program: str):  # type: ignore[no-untyped-def]
+    """Return the stored program's id, terms and offer.
 
-    NOTE: program offers (fees, incentives, parties' contacts) are not stored
-    yet, so every program is offered on the demo program's offer.
+    Raises
+    ------
+    NotFoundError
+        If no program has that id or name, or it has no stored offer.
     """
-    from coflex.adapters.store.models import Program
     from coflex.domain.programs import ProgramTerms
-    from coflex.errors import NotFoundError
-    from coflex.services.demo import PROFILE
-    from coflex.services.demo_contracts import demo_offer
+    from coflex.services.program_offers import find_program, load_program_offer
 
-    query = select(Program).order_by(Program.id.desc())
-    if program_id is not None:
-        query = query.where(Program.id == program_id)
-    program = session.scalars(query).first()
-    if program is None:
-        raise NotFoundError(
-            f"program {program_id or '(any)'} not found: run `coflex demo` or "
-            "register a program first",
-            value=program_id,
-        )
-    terms = ProgramTerms.from_json(program.terms)
-    return program.id, terms, demo_offer(PROFILE, program.name)
+    row = find_program(session, program)
+    offer = load_program_offer(session, row)
+    return row.id, ProgramTerms.from_json(row.terms), offer
 
 
 @proposal_app.command("create")
 def proposal_create(
     customer: Annotated[str, typer.Option(help="Customer reference.")],
-    program: Annotated[
-        int | None, typer.Option(help="Program id. Default: the newest.")
+    program: Annotated[str, typer.Option(help="Program id or name.")],
+    weather: Annotated[
+        Path | None,
+        typer.Option(
+            help="TMY3, TMY2 or EPW weather file from a station within 100 km "
+            "of the site. Default: the bundled Greensboro, NC file."
+        ),
     ] = None,
     output: OutputOption = Path("coflex-documents"),
     database: DatabaseOption = None,
     at: AtOption = None,
 ) -> None:
-    """Open a draft contract and write the customer's proposal."""
+    """Open a draft contract and write the customer's proposal.
+
+    The proposal uses the program's stored terms and offer, and the site's
+    own meter days and the weather of those days.
+    """
     from coflex.adapters.readers.weather import read_weather
     from coflex.services import offers
 
-    weather = read_weather(None)
+    when = _at(at)
 
     def action(session: Session) -> offers.Issued:
         program_id, terms, offer = _program_offer(session, program)
+        # The history ends the day before; a typical-year file is mapped
+        # onto that day's year.
+        series = read_weather(weather, year=(when - timedelta(days=1)).year)
         return offers.create_proposal(
-            session, customer, program_id, terms, offer, weather, _at(at), output
+            session, customer, program_id, terms, offer, series, when, output
         )
 
     issued = _run(database, action)
     console.print(
         f"contract {issued.contract_id} drafted; proposal written to {issued.paths[0]}"
     )
+    for flag in issued.flags:
+        console.print(f"flagged: {flag}", highlight=False)
 
 
 @contract_app.command("offer")
@@ -388,8 +460,9 @@ def contract_offer(
 
     def action(session: Session) -> offers.Issued:
         contract = session.get(Contract, contract_id)
-        program_id = contract.program_id if contract else None
-        _, _, offer = _program_offer(session, program_id)
+        if contract is None:
+            raise InputError(f"contract {contract_id} not found", value=contract_id)
+        _, _, offer = _program_offer(session, str(contract.program_id))
         return offers.offer_contract(session, contract_id, offer, _at(at), output)
 
     issued = _run(database, action)
@@ -547,6 +620,7 @@ def contract_terminate(
             paid,
             events,
             "USD",
+            contracting.termination_retain_until(session, contract_id, when),
         )
         contracting.terminate(session, contract_id, when, "customer", reason, html)
         folder = output / "customers" / customer.reference
@@ -560,9 +634,10 @@ def contract_terminate(
 
 @contract_app.command("show")
 def contract_show(contract_id: int, database: DatabaseOption = None) -> None:
-    """Print a contract's status and every recorded transition."""
-    from coflex.adapters.store.models import Contract
+    """Print a contract's status, every recorded transition and open flags."""
+    from coflex.adapters.store.models import Contract, Site
     from coflex.adapters.store.models_enrollment import ContractTransition
+    from coflex.services import competition
 
     def action(session: Session) -> list[str]:
         contract = session.get(Contract, contract_id)
@@ -578,6 +653,17 @@ def contract_show(contract_id: int, database: DatabaseOption = None) -> None:
                 f"{t.at.isoformat()} {t.action}: {t.from_status} -> {t.to_status} "
                 f"by {t.actor}"
             )
+        sites = session.scalars(
+            select(Site.id).where(Site.customer_id == contract.customer_id)
+        ).all()
+        for site_flags in competition.open_flags(
+            session, sites, contract.program_id
+        ).values():
+            lines += [
+                f"flagged: site {f.site_id}, flag {f.id}: dual enrollment, "
+                f"{f.detail}; not dispatched until resolved"
+                for f in site_flags
+            ]
         return lines
 
     for line in _run(database, action):

@@ -1,9 +1,10 @@
 """The contract check before every curtailment command.
 
 Eligibility is decided when the request arrives; a contract can be cancelled
-or terminated after that. The event runner therefore reads each site's
-contract again in the transaction that sends a curtailment, and releases any
-device whose contract no longer permits dispatch.
+or terminated, or a site flagged as enrolled with another provider, after
+that. The event runner therefore reads each site's contract and open
+dual-enrollment flags again in the transaction that sends a curtailment, and
+releases any device whose site may not be dispatched.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from coflex.adapters.store.bulk import insert_rows
 from coflex.adapters.store.models import Contract, EligibilityDecision, Site
 from coflex.domain.enrollment.contract import permits_dispatch
 from coflex.domain.fleet import ExclusionReason
+from coflex.services import competition
 
 if TYPE_CHECKING:
     from coflex.services.dispatch import EventRunner
@@ -68,15 +70,24 @@ def apply(
     site_pos = p.index.device_site[p.candidate_device_pos[ks]]
     site_ids = p.index.site_id[site_pos]
     standing = contract_standing(session, p.index.program_id, site_ids.tolist())
-    allowed = np.array(
-        [
-            permits_dispatch(*standing.get(int(s), (None, None)), at)
-            for s in site_ids.tolist()
-        ],
-        dtype=bool,
-    )
-    if allowed.all():
+    flags = competition.open_flags(session, site_ids.tolist(), p.index.program_id)
+    reasons: dict[int, tuple[ExclusionReason, str]] = {}
+    for site_id in set(site_ids.tolist()):
+        status, ends = standing.get(site_id, (None, None))
+        if not permits_dispatch(status, ends, at):
+            reasons[site_id] = (
+                ExclusionReason.NO_ACTIVE_CONTRACT,
+                f"contract status is {status or 'missing'} at dispatch",
+            )
+        elif site_id in flags:
+            flag = flags[site_id][0]
+            reasons[site_id] = (
+                ExclusionReason.DUAL_ENROLLMENT,
+                f"dual enrollment (flag {flag.id}): {flag.detail}"[:300],
+            )
+    if not reasons:
         return ks
+    allowed = np.array([s not in reasons for s in site_ids.tolist()], dtype=bool)
     blocked = ks[~allowed]
     runner.released[blocked] = True
     runner.fraction[blocked] = 0.0
@@ -86,16 +97,15 @@ def apply(
             "site_id": site_id,
             "device_id": None,
             "eligible": False,
-            "reason": ExclusionReason.NO_ACTIVE_CONTRACT.value,
-            "detail": f"contract status is {standing.get(site_id, ('missing',))[0]} "
-            "at dispatch",
+            "reason": reason.value,
+            "detail": detail,
             "decided_at": at,
         }
-        for site_id in sorted(set(site_ids[~allowed].tolist()))
+        for site_id, (reason, detail) in sorted(reasons.items())
     ]
     insert_rows(session, EligibilityDecision, rows)
     logger.warning(
-        "event %s: %d devices held back because their contract is no longer active",
+        "event %s: %d devices held back: no active contract or dual enrollment",
         p.event_id,
         len(blocked),
     )

@@ -19,7 +19,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from coflex.adapters.store.models import (
-    Consent,
+    Aggregator,
     Contract,
     Customer,
     Program,
@@ -33,6 +33,8 @@ from coflex.adapters.store.models_enrollment import (
     ContractTransition,
     EnrollmentDocument,
 )
+from coflex.domain.administration import retention
+from coflex.domain.administration.policy import POLICIES
 from coflex.domain.enrollment.contract import (
     ConsentEvidence,
     ContractAction,
@@ -45,15 +47,9 @@ from coflex.domain.enrollment.contract import (
 from coflex.domain.enrollment.cooling_off import cooling_off_end
 from coflex.domain.programs import ProgramTerms, check_contract_terms
 from coflex.errors import NotFoundError, RuleViolation, TransitionError
+from coflex.services import competition
 
 logger = logging.getLogger(__name__)
-
-CONTROL_PURPOSE = "service_delivery"
-# Records outlive the contract by six years, the UK limitation period for
-# contract claims. That covers the minimums of 2 years (Texas 16 TAC 25.491)
-# and 3 years (Virginia 20VAC5-342-90).
-# NOTE: a longer jurisdiction minimum or a contract term + 2 years is not applied.
-RETENTION_YEARS = 6
 
 
 def _contract(session: Session, contract_id: int) -> Contract:
@@ -328,18 +324,6 @@ def activate(session: Session, contract_id: int, at: datetime, actor: str) -> No
     contract.activated_at = at
 
 
-def _revoke_control(session: Session, customer_id: int, at: datetime) -> None:
-    session.execute(
-        update(Consent)
-        .where(
-            Consent.customer_id == customer_id,
-            Consent.purpose == CONTROL_PURPOSE,
-            Consent.revoked_at.is_(None),
-        )
-        .values(revoked_at=at)
-    )
-
-
 def cancel(
     session: Session, contract_id: int, at: datetime, actor: str, reason: str
 ) -> None:
@@ -353,7 +337,7 @@ def cancel(
     contract = _contract(session, contract_id)
     context = TransitionContext(at, cooling_off_ends_at=contract.cooling_off_ends_at)
     _move(session, contract, ContractAction.CANCEL, context, actor, reason[:300])
-    _revoke_control(session, contract.customer_id, at)
+    competition.revoke_control(session, contract.customer_id, at)
 
 
 def notify_amendment(
@@ -438,13 +422,16 @@ def terminate(
 ) -> int:
     """End an active contract: release control, issue the final statement, keep records.
 
-    No exit fee is charged. A pending amendment lapses. Returns the id of the
-    stored final statement.
+    No exit fee is charged. The devices are released through
+    :func:`coflex.services.competition.release_devices`. A pending amendment
+    lapses. Render ``final_statement_html`` with the date from
+    :func:`termination_retain_until`. Returns the id of the stored final
+    statement.
     """
     contract = _contract(session, contract_id)
     _move(session, contract, ContractAction.TERMINATE, TransitionContext(at), actor)
     contract.terminated_at = at
-    _revoke_control(session, contract.customer_id, at)
+    competition.release_devices(session, contract.customer_id, at, actor)
     session.execute(
         update(ContractAmendment)
         .where(
@@ -471,19 +458,39 @@ def terminate(
             exit_fee=0.0,
             devices_released_at=at,
             final_statement_id=statement.id,
-            retain_until=retain_until(at),
+            retain_until=termination_retain_until(session, contract_id, at),
         )
     )
     return statement.id
 
 
-def retain_until(terminated_at: datetime) -> date:
-    """Return the first day on which a terminated contract's records may be purged."""
-    day = terminated_at.date()
-    try:
-        return day.replace(year=day.year + RETENTION_YEARS)
-    except ValueError:  # 29 February
-        return day.replace(year=day.year + RETENTION_YEARS, day=28)
+def termination_retain_until(session: Session, contract_id: int, at: datetime) -> date:
+    """Return the retain-until day of a contract terminated at ``at``."""
+    contract = _contract(session, contract_id)
+    program = session.get(Program, contract.program_id)
+    aggregator = session.get(Aggregator, program.aggregator_id)  # type: ignore[union-attr]
+    return retain_until(
+        contract.accepted_at or at,
+        at,
+        aggregator.jurisdiction,  # type: ignore[union-attr]
+    )
+
+
+def retain_until(
+    accepted_at: datetime, terminated_at: datetime, jurisdiction: str
+) -> date:
+    """Return the first day on which a terminated contract's records may be purged.
+
+    The records are kept for the longest of the jurisdiction's minimum, the
+    end of the contract plus 2 years, and 6 years from acceptance: the rule
+    of :func:`coflex.domain.administration.retention.retain_until`, which the
+    purge applies too.
+    """
+    policy = POLICIES.get(jurisdiction)
+    minimum_years = policy.record_min_years if policy else 0
+    until = retention.retain_until(accepted_at, terminated_at, minimum_years)
+    assert until is not None  # a terminated contract always has an end
+    return until.date()
 
 
 def settled_total(session: Session, customer_id: int) -> tuple[float, int]:

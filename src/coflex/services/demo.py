@@ -58,6 +58,7 @@ from coflex.services import (
     history,
     measurement,
     override_inbox,
+    program_offers,
     reporting,
     transparency,
 )
@@ -234,6 +235,13 @@ def _enroll(factory, options, scenario, weather, load, rng, progress) -> World: 
         # The demo's registration runs a year past the event.
         registration_expires_at=scenario.end + timedelta(days=365),
     )
+    with transaction(factory) as session:
+        program_offers.store_program_offer(
+            session,
+            program_id,
+            demo_contracts.demo_offer(PROFILE, PROGRAM_NAME),
+            scenario.start - timedelta(days=500),
+        )
     n = options.customers
     population = draw_population(n, rng)
     fleet = model.build_fleet(n, rng, latitude=weather.latitude)

@@ -8,13 +8,14 @@ confirms that the Key Facts fit on two printed pages.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from fpdf import FPDF
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 import coflex
+from coflex.domain.enrollment.competition import RELEASE_MESSAGE
 from coflex.domain.enrollment.key_facts import ContractFacts, Document
 from coflex.domain.enrollment.parameters import (
     parameter_table,
@@ -90,8 +91,9 @@ class DocumentRenderer:
         )
 
 
-def _day(at: datetime) -> str:
-    return at.date().isoformat()
+def _day(at: date) -> str:
+    day = at.date() if isinstance(at, datetime) else at
+    return day.isoformat()
 
 
 def _latin1(text: str) -> str:
@@ -151,8 +153,14 @@ def final_statement_html(
     paid_total: float,
     events: int,
     currency: str,
+    retain_until: date,
 ) -> str:
-    """Render the final statement issued when a contract ends."""
+    """Render the final statement issued when a contract ends.
+
+    It informs the customer that their devices are released and stay
+    controllable by them and by other providers, and until when their
+    records are kept.
+    """
     template = renderer.env.from_string(
         FINAL_STATEMENT,
     )
@@ -163,6 +171,8 @@ def final_statement_html(
         ended=_day(terminated_at),
         paid=f"{paid_total:.2f} {currency}",
         events=events,
+        release_message=RELEASE_MESSAGE,
+        retain_until=_day(retain_until),
         version=coflex.__version__,
         generated_at=terminated_at.isoformat(timespec="seconds"),
     )
@@ -175,11 +185,10 @@ FINAL_STATEMENT = """{% extends "base.html" %}
 <p>For {{ customer_name }} (customer {{ customer_ref }}). Your contract ended on
 {{ ended }}.</p>
 <ul>
-<li>We no longer control any of your devices. They stay yours, and you or any
-other provider can use them.</li>
+<li>{{ release_message }}</li>
 <li>You took part in {{ events }} settled events and were paid {{ paid }} in all.</li>
 <li>No exit fee is charged.</li>
-<li>We keep your records for six years after today, as the law asks, and then
+<li>We keep your records until {{ retain_until }}, as the law asks, and then
 delete them. You may ask for a copy of your data at any time.</li>
 </ul>
 {% endblock %}"""

@@ -12,20 +12,21 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from coflex.adapters.readers.weather import WeatherSeries
 from coflex.adapters.store.bulk import insert_returning_ids, insert_rows
-from coflex.adapters.store.models import Consent, Contract, Device
+from coflex.adapters.store.models import Contract, Device
 from coflex.adapters.store.models_enrollment import (
     ContractAcceptance,
     ContractOffer,
@@ -33,6 +34,7 @@ from coflex.adapters.store.models_enrollment import (
     ContractTransition,
     EnrollmentDocument,
 )
+from coflex.domain.enrollment.competition import DEMAND_RESPONSE, check_no_exit_fees
 from coflex.domain.enrollment.contract import (
     ConsentEvidence,
     ContractAction,
@@ -63,6 +65,8 @@ from coflex.domain.enrollment.quotation import (
 )
 from coflex.domain.fleet import DeviceKind
 from coflex.domain.programs import ProgramTerms, check_contract_terms
+from coflex.errors import InputError
+from coflex.services import competition
 from coflex.services.contracting import compress, retain_until
 from coflex.services.enrollment_documents import DocumentRenderer, final_statement_html
 
@@ -76,7 +80,18 @@ OFFER_VALIDITY = timedelta(days=30)
 
 @dataclass(frozen=True)
 class ProgramOffer:
-    """The program's offer to every customer, as priced in the quotation."""
+    """The program's offer to every customer, as priced in the quotation.
+
+    Attributes
+    ----------
+    customer_class : str
+        ``"household"`` or ``"business"``: who the offer is made to.
+    exit_fee, switching_fee : Decimal
+        Fees for ending the contract or moving to another provider
+        [currency units]; zero for households.
+    service : str
+        The grid service the program provides, for the dual-enrollment check.
+    """
 
     program_name: str
     parties: Parties
@@ -87,6 +102,58 @@ class ProgramOffer:
     obligations: tuple[Obligation, ...]
     data_uses: tuple[str, ...]
     permissions: tuple[str, ...]
+    customer_class: str = "household"
+    exit_fee: Decimal = Decimal("0.00")
+    switching_fee: Decimal = Decimal("0.00")
+    service: str = DEMAND_RESPONSE
+
+    def __post_init__(self) -> None:
+        check_no_exit_fees(self.customer_class, self.exit_fee, self.switching_fee)
+        # TODO: the Key Facts and terms state that leaving is free, so an
+        # offer with any exit or switching fee is rejected until they can
+        # state one.
+        for name, fee in (
+            ("exit_fee", self.exit_fee),
+            ("switching_fee", self.switching_fee),
+        ):
+            if fee > 0:
+                raise InputError(
+                    f"{name} {fee} cannot be stated in the Key Facts, which say "
+                    "leaving is free: offer the program without it",
+                    value=str(fee),
+                    field=name,
+                )
+
+    def to_json(self) -> dict[str, object]:
+        """Return the offer as JSON values, amounts as decimal strings."""
+        payload = asdict(self)
+        for name in (
+            "sign_up_incentive",
+            "program_fee",
+            "sales_tax_rate",
+            "exit_fee",
+            "switching_fee",
+        ):
+            payload[name] = str(payload[name])
+        return payload
+
+    @classmethod
+    def from_json(cls, payload: dict[str, Any]) -> ProgramOffer:
+        values = dict(payload)
+        values["parties"] = Parties(**values["parties"])
+        values["obligations"] = tuple(Obligation(**o) for o in values["obligations"])
+        for name in ("data_uses", "permissions"):
+            values[name] = tuple(values[name])
+        for name in (
+            "sign_up_incentive",
+            "program_fee",
+            "sales_tax_rate",
+            "exit_fee",
+            "switching_fee",
+        ):
+            if name in values:
+                values[name] = Decimal(values[name])
+        return cls(**values)
 
 
 @dataclass(frozen=True)
@@ -501,6 +568,9 @@ def _terminate(
             0.0,
             0,
             "USD",
+            retain_until(
+                customer.accepted_at, customer.terminated_at, offer.jurisdiction
+            ),
         )
         body, content_hash = compress(html)
         statements.append(
@@ -531,16 +601,10 @@ def _terminate(
                 "exit_fee": 0.0,
                 "devices_released_at": at,
                 "final_statement_id": statement_id,
-                "retain_until": retain_until(at),
+                "retain_until": retain_until(
+                    customer.accepted_at, at, offer.jurisdiction
+                ),
             }
         )
-        session.execute(
-            update(Consent)
-            .where(
-                Consent.customer_id == customer.customer_id,
-                Consent.purpose == "service_delivery",
-                Consent.revoked_at.is_(None),
-            )
-            .values(revoked_at=at)
-        )
+        competition.release_devices(session, customer.customer_id, at, customer.name)
     insert_rows(session, ContractTermination, rows)

@@ -9,12 +9,13 @@ the same in bulk.
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -41,7 +42,7 @@ from coflex.domain.enrollment.quotation import (
 from coflex.domain.fleet import DeviceKind
 from coflex.domain.programs import ProgramTerms
 from coflex.errors import InputError, NotFoundError
-from coflex.services import contracting
+from coflex.services import competition, contracting
 from coflex.services.enrollment_documents import DocumentRenderer
 from coflex.services.fleet_contracts import (
     OFFER_VALIDITY,
@@ -51,13 +52,23 @@ from coflex.services.fleet_contracts import (
 )
 
 HISTORY_DAYS = 45
+# NOTE: a proposed limit for "the site's own weather", from no published rule.
+MAX_STATION_DISTANCE_KM = 100.0
+EARTH_RADIUS_KM = 6371.0
 
 
 @dataclass(frozen=True)
 class Issued:
+    """The documents issued for a contract, and the site's open flags.
+
+    ``flags`` lists each unresolved dual-enrollment flag of the site in the
+    contract's program, as text.
+    """
+
     contract_id: int
     document_ids: dict[str, int]
     paths: list[Path]
+    flags: tuple[str, ...] = ()
 
 
 def _customer_site(session: Session, reference: str) -> tuple[Customer, Site]:
@@ -81,33 +92,97 @@ def _customer_site(session: Session, reference: str) -> tuple[Customer, Site]:
 def site_history(
     session: Session, site: Site, weather: WeatherSeries, at: datetime
 ) -> SiteHistory:
-    """Summarise the site's stored meter days before ``at`` for its proposal.
+    """Summarise the site's stored meter days before ``at`` and their weather.
+
+    The load comes from the site's own meter days, up to 45 and the most
+    recent first. The hottest afternoon comes from the weather of those days.
 
     Raises
     ------
     InputError
-        If the site has no metered day before ``at``.
+        If the site has no metered day before ``at``, the weather station is
+        more than 100 km from the site, or the weather covers none of the
+        metered days.
     """
+    check_station_near(site, weather)
     rows = session.execute(
-        select(MeterDay.energy_kwh, MeterDay.interval_s)
+        select(MeterDay.day, MeterDay.energy_kwh, MeterDay.interval_s)
         .where(MeterDay.site_id == site.id, MeterDay.day < at.date())
         .order_by(MeterDay.day.desc())
         .limit(HISTORY_DAYS)
     ).all()
-    days = [
-        np.frombuffer(data, dtype=np.float32) * 3600 / interval
-        for data, interval in rows
+    used = [
+        (day, np.frombuffer(data, dtype=np.float32) * 3600 / interval)
+        for day, data, interval in rows
         if len(data) // 4 == 86400 // interval  # days without a clock change
     ]
-    if not days:
+    if not used:
         raise InputError(
             f"site {site.id} has no meter data before {at.date()}: load its meter "
             "history before writing a proposal",
             value=site.id,
             field="site",
         )
-    grid = np.stack([np.repeat(day, 288 // len(day)) for day in days])
-    return site_histories(grid.reshape(1, -1), weather, site.timezone, len(days))[0]
+    grid = np.stack([np.repeat(kw, 288 // len(kw)) for _, kw in used])
+    on_days = weather_on_days(weather, {day for day, _ in used}, site.timezone)
+    return site_histories(grid.reshape(1, -1), on_days, site.timezone, len(used))[0]
+
+
+def check_station_near(site: Site, weather: WeatherSeries) -> None:
+    """Raise if the weather station is too far from the site to describe it.
+
+    Raises
+    ------
+    InputError
+        If the great-circle distance is over 100 km.
+    """
+    lat1, lon1, lat2, lon2 = map(
+        np.radians, (site.latitude, site.longitude, weather.latitude, weather.longitude)
+    )
+    # Haversine formula on a sphere of the Earth's mean radius, 6371 km.
+    a = (
+        np.sin((lat2 - lat1) / 2) ** 2
+        + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
+    )
+    distance_km = float(2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(a)))
+    if distance_km > MAX_STATION_DISTANCE_KM:
+        raise InputError(
+            f"weather station {weather.station or weather.source} is "
+            f"{distance_km:.0f} km from site {site.id}, more than "
+            f"{MAX_STATION_DISTANCE_KM:.0f} km: give a weather file from a "
+            "station near the site",
+            value=round(distance_km),
+            field="weather",
+        )
+
+
+def weather_on_days(
+    weather: WeatherSeries, days: set[date], timezone: str
+) -> WeatherSeries:
+    """Return the hours of ``weather`` that fall on ``days`` in local time.
+
+    Raises
+    ------
+    InputError
+        If the weather covers none of the days.
+    """
+    local = pd.DatetimeIndex(weather.times, tz="UTC").tz_convert(timezone)
+    mask = np.isin(np.array(local.date), np.array(sorted(days)))
+    if not mask.any():
+        raise InputError(
+            f"weather from {weather.source} covers none of the site's "
+            f"{len(days)} metered days ({min(days)} to {max(days)}): give a "
+            "weather file for those dates",
+            value=weather.source,
+            field="weather",
+        )
+    return replace(
+        weather,
+        times=weather.times[mask],
+        temp_air_c=weather.temp_air_c[mask],
+        relative_humidity_pct=weather.relative_humidity_pct[mask],
+        ghi_w_m2=weather.ghi_w_m2[mask],
+    )
 
 
 def create_proposal(
@@ -154,7 +229,16 @@ def create_proposal(
         details={"quotation": quotation.to_json()},
     )
     path = _write(output_dir, reference, "proposal.html", html)
-    return Issued(contract_id, {"proposal": document.id}, [path])
+    competition.check_site(session, site.id, at)
+    flags = competition.open_flags(session, [site.id], program_id).get(site.id, [])
+    return Issued(
+        contract_id,
+        {"proposal": document.id},
+        [path],
+        tuple(
+            f"site {site.id}, flag {f.id}: dual enrollment, {f.detail}" for f in flags
+        ),
+    )
 
 
 def _quotation(details: dict) -> Quotation:

@@ -52,6 +52,7 @@ REASON_LABELS = {
     "forecast_severe_storm": "Severe storm forecast: battery kept full",
     "no_flexibility_within_limits": "No flexibility within the safety limits",
     "notice_delivered_late": "Notice delivered late",
+    "dual_enrollment": "Dual enrollment: enrolled with another provider",
 }
 
 

@@ -184,6 +184,13 @@ class SalesRepresentative(Base):
     employer: Mapped[str] = mapped_column(String(200))
     third_party: Mapped[bool] = mapped_column(Boolean)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # The user account the representative signs in with, role
+    # sales_representative; and for a third party, the agreement under which
+    # it sells on the aggregator's behalf.
+    account_id: Mapped[int | None] = mapped_column(
+        ForeignKey("accounts.id"), unique=True
+    )
+    agreement_ref: Mapped[str | None] = mapped_column(String(200))
 
 
 class SalesTraining(Base):
@@ -228,3 +235,56 @@ class SalesInteraction(Base):
     told: Mapped[str] = mapped_column(Text)
     answered: Mapped[str] = mapped_column(Text)
     sale: Mapped[bool] = mapped_column(Boolean)
+
+
+class ProgramOfferRecord(Base):
+    """A program's commercial offer (fees, incentive, parties), as quoted."""
+
+    __tablename__ = "program_offers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), unique=True)
+    offer: Mapped[dict] = mapped_column(JSON)
+    stored_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class SiteServicePoint(Base):
+    """The utility meter or service-point id of a site, normalised."""
+
+    __tablename__ = "site_service_points"
+
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), primary_key=True)
+    service_point_id: Mapped[str] = mapped_column(String(64), index=True)
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class OtherEnrollmentDeclaration(Base):
+    """A customer's declaration that a site is enrolled with another provider."""
+
+    __tablename__ = "other_enrollment_declarations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
+    provider: Mapped[str] = mapped_column(String(200))
+    service: Mapped[str] = mapped_column(String(64))
+    program: Mapped[str] = mapped_column(String(200))
+    declared_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    declared_by: Mapped[str] = mapped_column(String(200))
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class DualEnrollmentFlag(Base):
+    """A site enrolled with another provider for the same service."""
+
+    __tablename__ = "dual_enrollment_flags"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"))
+    source: Mapped[str] = mapped_column(String(16))  # declaration, service_point
+    other_provider: Mapped[str] = mapped_column(String(200))
+    detail: Mapped[str] = mapped_column(String(300))
+    flagged_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    resolved_by: Mapped[str | None] = mapped_column(String(200))
+    resolution: Mapped[str | None] = mapped_column(String(300))
