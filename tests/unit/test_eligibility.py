@@ -48,6 +48,7 @@ def test_active_site_is_eligible() -> None:
         ({"contract_status": "cooling_off"}, ExclusionReason.COOLING_OFF),
         ({"cooling_off_ends_at": START + timedelta(hours=1)}, ExclusionReason.COOLING_OFF),
         ({"consent_valid": False}, ExclusionReason.NO_CONSENT),
+        ({"dual_enrollment": "flag 3: service point 12 at GridCo"}, ExclusionReason.DUAL_ENROLLMENT),
         ({"events_this_season": TERMS.max_events_per_season}, ExclusionReason.EVENT_CAP_REACHED),
         ({"hours_this_season": TERMS.max_hours_per_season - 1.0}, ExclusionReason.EVENT_CAP_REACHED),
         ({"earliest_notice_delivery_at": None}, ExclusionReason.NOTICE_NOT_DELIVERABLE),

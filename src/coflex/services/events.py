@@ -144,6 +144,7 @@ def _standings(
                 forecast_heat_index_max_c=float(weather.heat_index_max_c[i]),
                 forecast_temp_min_c=float(weather.temp_min_c[i]),
                 timezone=index.timezone[i],
+                dual_enrollment=index.dual_enrollment[i],
                 weather_alerts=alerts_for_site(
                     weather_alerts,
                     float(index.latitude[i]),

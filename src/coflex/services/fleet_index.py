@@ -22,6 +22,7 @@ from coflex.adapters.store.models import (
 )
 from coflex.domain.operations.notice import Channel
 from coflex.domain.programs import ProgramTerms
+from coflex.services import competition
 
 CONTROL_PURPOSE = "service_delivery"
 
@@ -43,6 +44,8 @@ class FleetIndex:
     timezone: list[str]
     latitude: np.ndarray
     longitude: np.ndarray
+    # The first open dual-enrollment flag of each site, as "flag N: detail".
+    dual_enrollment: list[str | None]
     medical: np.ndarray
     vulnerable: np.ndarray
     contract_status: list[str | None]
@@ -144,6 +147,7 @@ def load_fleet_index(session: Session, program_id: int, at: datetime) -> FleetIn
 
     site_ids = [site.id for site, _, _ in rows]
     position = {site_id: i for i, site_id in enumerate(site_ids)}
+    flags = competition.open_flags(session, site_ids, program_id)
     devices = (
         session.execute(
             select(Device).where(Device.site_id.in_(site_ids)).order_by(Device.id)
@@ -163,6 +167,10 @@ def load_fleet_index(session: Session, program_id: int, at: datetime) -> FleetIn
         timezone=[site.timezone for site, _, _ in rows],
         latitude=np.array([site.latitude for site, _, _ in rows], dtype=float),
         longitude=np.array([site.longitude for site, _, _ in rows], dtype=float),
+        dual_enrollment=[
+            f"flag {flags[s][0].id}: {flags[s][0].detail}" if s in flags else None
+            for s in site_ids
+        ],
         medical=np.array([site.medical_equipment for site, _, _ in rows], dtype=bool),
         vulnerable=np.array(
             [site.vulnerable_occupants for site, _, _ in rows], dtype=bool

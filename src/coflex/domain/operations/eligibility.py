@@ -35,6 +35,7 @@ class SiteStanding:
     forecast_temp_min_c: float
     timezone: str = "UTC"  # the site's IANA zone, for local notice cut-offs
     weather_alerts: tuple[SiteAlert, ...] = ()  # official alerts over the site
+    dual_enrollment: str | None = None  # an open flag: enrolled with another provider
 
 
 def _alert(standing: SiteStanding, hazard: Hazard, *levels: Level) -> SiteAlert | None:
@@ -87,6 +88,11 @@ def decide_site(standing: SiteStanding, start: datetime, end: datetime) -> SiteD
         )
     if not standing.consent_valid:
         return excluded(ExclusionReason.NO_CONSENT, "no valid consent to control")
+    if standing.dual_enrollment is not None:
+        return excluded(
+            ExclusionReason.DUAL_ENROLLMENT,
+            f"enrolled with another provider for the same service ({standing.dual_enrollment})",
+        )
     if standing.events_this_season >= terms.max_events_per_season:
         return excluded(
             ExclusionReason.EVENT_CAP_REACHED,
