@@ -442,6 +442,22 @@ def plan_request(
 ) -> PreparedEvent:
     """Run the steps from request to plan, before any customer is notified."""
     event_id = receive_request(factory, program_id, terms, request)
+    return plan_event(
+        factory, event_id, program_id, terms, request, forecaster, method=method
+    )
+
+
+def plan_event(
+    factory: sessionmaker[Session],
+    event_id: int,
+    program_id: int,
+    terms: ProgramTerms,
+    request: FlexibilityRequest,
+    forecaster: Forecaster,
+    *,
+    method: str = "highs",
+) -> PreparedEvent:
+    """Decide eligibility and plan an event that :func:`receive_request` opened."""
     with factory() as session:
         index = load_fleet_index(session, program_id, request.received_at)
     site_ok, device_ok, exclusions = decide_eligibility(
