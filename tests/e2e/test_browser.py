@@ -291,8 +291,8 @@ def test_complaint_and_governance_pages(served_demo, tmp_path: Path) -> None:  #
 
         docs = browser.new_page()
         docs.goto(f"{base}/api/v1/docs")
-        heading = docs.get_by_role("heading", name="POST /api/v1/complaints", exact=True)
-        assert heading.count() == 1
+        name = "POST /api/v1/complaints"
+        assert docs.get_by_role("heading", name=name, exact=True).count() == 1
         docs.screenshot(path=str(tmp_path / "9-api-reference.png"))
         browser.close()
     assert (tmp_path / "8-record-requests.png").stat().st_size > 0

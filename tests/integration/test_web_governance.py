@@ -184,23 +184,23 @@ def test_record_request_bundle_verifies(site, client, tokens, tmp_path: Path) ->
         headers=regulator,
     )
     assert reply.status_code == 201, reply.text
-    made = reply.json()
-    assert made["scope"] == {"event": event_id}
-    assert made["records"] > 0
+    requested = reply.json()
+    assert requested["scope"] == {"event": event_id}
+    assert requested["records"] > 0
 
     download = client.get(
-        f"/api/v1/record-requests/{made['id']}/bundle", headers=regulator
+        f"/api/v1/record-requests/{requested['id']}/bundle", headers=regulator
     )
     assert download.headers["content-type"] == "application/zip"
     zipfile.ZipFile(io.BytesIO(download.content)).extractall(tmp_path)
     check = verify_bundle(tmp_path)
     assert check.problems == []
-    assert check.fingerprint == made["signing_key_sha256"]
+    assert check.fingerprint == requested["signing_key_sha256"]
 
     listed = client.get("/api/v1/record-requests", headers=regulator).json()
-    assert made["id"] in {r["id"] for r in listed["items"]}
+    assert requested["id"] in {r["id"] for r in listed["items"]}
     forbidden = client.get(
-        f"/api/v1/record-requests/{made['id']}/bundle", headers=tokens["operator"]
+        f"/api/v1/record-requests/{requested['id']}/bundle", headers=tokens["operator"]
     )
     assert forbidden.status_code == 403
 
@@ -250,8 +250,8 @@ def test_compliance_report_json(client, tokens) -> None:  # type: ignore[no-unty
         report = client.get("/api/v1/compliance/report", headers=tokens[role]).json()
         keys = [p["provision"] for p in report["provisions"]]
         assert keys == [p.key for p in PROVISIONS]
-    refused = client.get("/api/v1/compliance/report", headers=tokens["customer"])
-    assert refused.status_code == 403
+    rejected = client.get("/api/v1/compliance/report", headers=tokens["customer"])
+    assert rejected.status_code == 403
 
 
 def test_claims_review_and_withdrawal(site, client, tokens) -> None:  # type: ignore[no-untyped-def]
@@ -279,8 +279,8 @@ def test_claims_review_and_withdrawal(site, client, tokens) -> None:  # type: ig
     listed = client.get("/api/v1/claims", headers=tokens["sales_representative"])
     assert claim_id in {c["id"] for c in listed.json()["items"]}
     sales = tokens["sales_representative"]
-    refused = client.post(f"{item}/review", json={"reviewer": "me"}, headers=sales)
-    assert refused.status_code == 403
+    rejected = client.post(f"{item}/review", json={"reviewer": "me"}, headers=sales)
+    assert rejected.status_code == 403
 
     operator = tokens["operator"]
     reviewed = client.post(
@@ -452,12 +452,12 @@ def test_regulator_pages(site) -> None:  # type: ignore[no-untyped-def]
         )
         assert bad.status_code == 422
         assert "not a date and time" in bad.text
-        made = browser.post(
+        requested = browser.post(
             "/regulator/records",
             data={"csrf_token": csrf, "reason": "audit", "event_id": "1"},
         )
-        assert made.status_code == 200
-        link = re.search(r'href="(/regulator/records/\d+/bundle)"', made.text)
+        assert requested.status_code == 200
+        link = re.search(r'href="(/regulator/records/\d+/bundle)"', requested.text)
         assert link is not None
         bundle = browser.get(link.group(1))
         assert bundle.headers["content-type"] == "application/zip"

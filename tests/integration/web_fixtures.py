@@ -147,7 +147,7 @@ def open_season(url: str, last_day: date) -> None:
 
 
 def signing_key_pem() -> str:
-    """Return a new Ed25519 private key in PEM, as COFLEX_SIGNING_KEY holds it."""
+    """Return a new Ed25519 private key in PEM, the format of COFLEX_SIGNING_KEY."""
     key = Ed25519PrivateKey.generate()
     return key.private_bytes(
         serialization.Encoding.PEM,

@@ -31,7 +31,7 @@ MAX_REASON = 300
 
 @dataclass(frozen=True)
 class RecordScope:
-    """What a regulator asks for: exactly one of a customer, an event or a range."""
+    """The scope of a record request: exactly one of a customer, an event or a range."""
 
     customer_reference: str | None = None
     event_id: int | None = None
@@ -60,9 +60,9 @@ def _jurisdiction_ids(session: Session, jurisdiction: str) -> tuple[set[int], se
 
 
 def resolve(
-    session: Session, jurisdiction: str, wanted: RecordScope
+    session: Session, jurisdiction: str, requested: RecordScope
 ) -> records_export.Scope:
-    """Resolve ``wanted`` and keep only records of the regulator's jurisdiction.
+    """Resolve ``requested`` and keep only records of the regulator's jurisdiction.
 
     Raises
     ------
@@ -74,23 +74,23 @@ def resolve(
     """
     scope = records_export.resolve_scope(
         session,
-        customer_ref=wanted.customer_reference,
-        event_id=wanted.event_id,
-        start=wanted.start,
-        end=wanted.end,
+        customer_ref=requested.customer_reference,
+        event_id=requested.event_id,
+        start=requested.start,
+        end=requested.end,
     )
     customers, events = _jurisdiction_ids(session, jurisdiction)
     outside = (
-        wanted.customer_reference is not None
+        requested.customer_reference is not None
         and not scope.customer_ids <= customers
-    ) or (wanted.event_id is not None and wanted.event_id not in events)
+    ) or (requested.event_id is not None and requested.event_id not in events)
     if outside:
-        named = wanted.customer_reference or f"event {wanted.event_id}"
+        named = requested.customer_reference or f"event {requested.event_id}"
         raise NotFoundError(
             f"{named} not found in jurisdiction {jurisdiction}: name a customer or "
             "event of an aggregator registered there",
-            value=wanted.customer_reference or wanted.event_id,
-            field="customer_reference" if wanted.customer_reference else "event_id",
+            value=requested.customer_reference or requested.event_id,
+            field="customer_reference" if requested.customer_reference else "event_id",
         )
     scope.customer_ids &= customers
     scope.event_ids &= events
@@ -117,7 +117,7 @@ def create_request(
     *,
     account_id: int,
     jurisdiction: str,
-    wanted: RecordScope,
+    requested: RecordScope,
     reason: str,
     key: Ed25519PrivateKey,
     at: datetime,
@@ -138,7 +138,7 @@ def create_request(
             value=len(reason),
             field="reason",
         )
-    scope = resolve(session, jurisdiction, wanted)
+    scope = resolve(session, jurisdiction, requested)
     with tempfile.TemporaryDirectory(prefix="coflex-bundle-") as folder:
         manifest = records_export.export_bundle(
             session, scope, Path(folder) / "bundle", key, created_at=at
@@ -172,7 +172,7 @@ def create_request(
                     "records": row.records,
                 },
                 actor=f"account:{account_id}",
-                event_id=wanted.event_id,
+                event_id=requested.event_id,
             )
         ],
     )

@@ -22,9 +22,9 @@ from coflex.errors import RequestError, RuleViolation
 
 # Events that never ran do not count against the season's caps.
 NOT_COUNTED = ("declined", "cancelled")
-# The most each device kind can shed is its rated electrical input [kW]. An
-# air conditioner draws less than its cooling capacity (its COP is above 1),
-# so the cooling capacity is an upper bound.
+# The maximum load a device can shed is its rated electrical input [kW]. An
+# air conditioner draws less than its cooling capacity because its COP is
+# above 1, so the cooling capacity is an upper bound.
 RATED_KW = {
     "hvac": "cooling_capacity_kw",
     "battery": "power_kw",
@@ -95,15 +95,15 @@ def check_request(
             field="program_id",
         )
     hours = sum((end - start).total_seconds() for start, end in season) / 3600
-    wanted = request.duration_s / 3600
-    if hours + wanted > terms.max_hours_per_season + 1e-9:
+    requested_h = request.duration_s / 3600
+    if hours + requested_h > terms.max_hours_per_season + 1e-9:
         left = max(terms.max_hours_per_season - hours, 0.0)
         raise SeasonCapExceeded(
             f"program {program.id} has used {hours:.2f} of its "
             f"{terms.max_hours_per_season:g} event hours this season, so "
-            f"{left:.2f} h are left but the request lasts {wanted:.2f} h: shorten "
+            f"{left:.2f} h are left but the request lasts {requested_h:.2f} h: shorten "
             "the window",
-            value=wanted,
+            value=requested_h,
             field="end",
         )
     size = fleet_size(session, program.id)

@@ -1,4 +1,4 @@
-"""Tables of regulator record requests and the signed bundles that answer them."""
+"""Tables of regulator record requests and the signed bundles built for them."""
 
 from __future__ import annotations
 

@@ -1,9 +1,9 @@
 """API routes for complaints, the compliance report and regulator record requests.
 
-A customer files and lists their own complaints; an operator works the queue
-of its aggregator's customers (acknowledge, resolve, declare a deadlock); a
-regulator reads the complaints escalated to it, the compliance report, and
-requests signed record bundles of its jurisdiction.
+A customer files and lists their own complaints. An operator works the queue
+of its aggregator's customers: it acknowledges, resolves or declares a
+deadlock. A regulator reads the complaints escalated to it and the
+compliance report, and requests signed record bundles of its jurisdiction.
 """
 
 # Annotations stay evaluated: FastAPI reads them from the route functions.
@@ -297,7 +297,7 @@ def _work(principal: Principal, item_id: int, factory: Any, step: Any) -> Compla
 def acknowledge_complaint(
     principal: Operator, item_id: ItemId, factory: Factory
 ) -> ComplaintOut:
-    """Record that the customer was told of receipt; a repeat keeps the first time."""
+    """Record the acknowledgement sent to the customer; a repeat keeps the first."""
     return _work(
         principal,
         item_id,
@@ -361,7 +361,7 @@ def compliance_report(principal: Overseer, factory: Factory) -> ComplianceReport
 
 
 def load_signing_key() -> Any:
-    """Return the bundle signing key, or raise a 503 that tells whom to ask."""
+    """Return the bundle signing key, or raise a 503 naming who must configure it."""
     try:
         return signing.load_private_key(None)
     except KeyConfigError as exc:
@@ -382,7 +382,7 @@ def request_records(
             session,
             account_id=principal.account_id,
             jurisdiction=principal.jurisdiction or "",
-            wanted=record_requests.RecordScope(
+            requested=record_requests.RecordScope(
                 body.customer_reference, body.event_id, body.start, body.end
             ),
             reason=body.reason,

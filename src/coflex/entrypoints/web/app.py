@@ -121,7 +121,7 @@ async def _page_error(request: Request, exc: Exception) -> Response:
 
 
 async def _page_invalid_form(request: Request, exc: Exception) -> Response:
-    """Answer a form with a missing or invalid field with a page that names it."""
+    """Return a page that names the missing or invalid field of a form."""
     assert isinstance(exc, RequestValidationError)
     first = exc.errors()[0] if exc.errors() else {}
     field = _field_of(first.get("loc", ())) or "form"

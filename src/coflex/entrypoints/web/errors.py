@@ -82,8 +82,8 @@ def form_message(exc: Exception, labels: dict[str, str] | None = None) -> str:
     assert isinstance(exc, ValidationError)
     first = exc.errors()[0]
     field = ".".join(str(p) for p in first["loc"]) or "form"
-    shown = (labels or {}).get(field, field)
-    return f"Check the field '{shown}': {first['msg']}."
+    label = (labels or {}).get(field, field)
+    return f"Check the field '{label}': {first['msg']}."
 
 
 async def _on_validation(request: Request, exc: Exception) -> JSONResponse:

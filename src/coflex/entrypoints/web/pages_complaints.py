@@ -1,9 +1,10 @@
 """Complaint pages: a customer's own complaints, the operator's queue, escalations.
 
-A customer files a complaint (about an event or a statement if they choose),
-sees its status and deadlines and, once the right arises, takes it to the
-regulator. The operator works the queue of open complaints by deadline. The
-regulator reads the complaints escalated to it.
+A customer files a complaint, about an event or a statement if they choose.
+The page shows its status and deadlines and, once the right arises, lets the
+customer record that they took it to the regulator. The operator works the
+queue of open complaints by deadline. The regulator reads the complaints
+escalated to it.
 """
 
 # Annotations stay evaluated: FastAPI reads them from the route functions.
