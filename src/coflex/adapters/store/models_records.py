@@ -15,6 +15,8 @@ class RecordRequest(Base):
 
     The bundle is built when the request arrives and kept as a ZIP archive of
     the signed bundle folder (manifest, signature, public key and records).
+    NOTE: the retention purge does not delete these archives, so they keep
+    the personal records they contain.
     """
 
     __tablename__ = "record_requests"
