@@ -2,8 +2,11 @@
 
 A customer signs in during a running event, reads the event notice, presses
 override and sees the device released; the operator then sees reserve devices
-called to cover the gap. Screenshots of the key pages are saved in the test's
-temporary folder.
+called to cover the gap. After a finished demo, a customer files a complaint
+on a phone-sized screen, the operator acknowledges it and opens the
+compliance dashboard and claims registry, and the regulator requests and
+downloads a record bundle. Screenshots of the key pages are saved in the
+test's temporary folder.
 """
 
 from __future__ import annotations
@@ -184,3 +187,112 @@ def test_customer_override_and_reserve(live_site, tmp_path: Path) -> None:  # ty
         )
         browser.close()
     assert (tmp_path / "3-operator-reserve.png").stat().st_size > 0
+
+
+@pytest.fixture
+def served_demo(
+    tmp_path: Path,
+) -> Iterator[tuple[str, dict[str, tuple[str, str, str]]]]:
+    """A finished demo served by `coflex serve`, able to sign record bundles."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    url = f"sqlite:///{tmp_path / 'coflex.sqlite'}"
+    pem = Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    env = {
+        **os.environ,
+        "PYTHONWARNINGS": "ignore",
+        "COFLEX_SIGNING_KEY": pem.decode(),
+    }
+    subprocess.run(
+        [
+            *COFLEX,
+            "demo",
+            "--customers",
+            "12",
+            "--seed",
+            "3",
+            "--quiet",
+            "--database",
+            url,
+            "--output",
+            str(tmp_path / "out"),
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        env=env,
+        timeout=600,
+    )
+    port = _free_port()
+    server = subprocess.Popen(
+        [*COFLEX, "serve", "--database", url, "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        _wait_for(lambda: _reachable(f"{base}/login"), 60, "the server")
+        yield base, _logins(tmp_path / "out" / "credentials.txt")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_complaint_and_governance_pages(served_demo, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    base, logins = served_demo
+    customer = next(u for u, (r, _, _) in logins.items() if r == "customer")
+    with playwright.sync_playwright() as driver:
+        browser = driver.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
+        )
+        phone = browser.new_page(viewport={"width": 390, "height": 844})
+        _sign_in(phone, base, customer, logins[customer][1])
+        phone.get_by_role("link", name="My complaints").click()
+        phone.get_by_label("What it is about").select_option("notice")
+        phone.get_by_label("What happened").fill("The notice reached me late.")
+        phone.get_by_role("button", name="Send my complaint").click()
+        playwright.expect(phone.locator("p.done")).to_contain_text("CMP-")
+        assert phone.locator(".complaint").count() == 1
+        phone.screenshot(
+            path=str(tmp_path / "4-customer-complaints.png"), full_page=True
+        )
+
+        desk = browser.new_page()
+        _sign_in(desk, base, "operator", logins["operator"][1])
+        desk.goto(f"{base}/console/complaints")
+        desk.get_by_role("button", name="Acknowledge CMP-000001").click()
+        assert "done" in desk.locator("#complaint-1").inner_text()
+        desk.screenshot(
+            path=str(tmp_path / "5-operator-complaints.png"), full_page=True
+        )
+        desk.goto(f"{base}/console/compliance")
+        assert desk.locator("tr.provision").count() > 5
+        desk.screenshot(path=str(tmp_path / "6-compliance.png"), full_page=True)
+        desk.goto(f"{base}/console/claims")
+        desk.screenshot(path=str(tmp_path / "7-claims.png"), full_page=True)
+
+        regulator = browser.new_page()
+        _sign_in(regulator, base, "regulator", logins["regulator"][1])
+        regulator.goto(f"{base}/regulator/records")
+        regulator.get_by_label("Event").fill("1")
+        regulator.get_by_label("Reason (inquiry or case)").fill("annual audit")
+        regulator.get_by_role("button", name="Request the records").click()
+        with regulator.expect_download() as download:
+            regulator.get_by_role("link", name="Download request 1 (ZIP)").click()
+        assert download.value.suggested_filename == "coflex-records-1.zip"
+        regulator.screenshot(
+            path=str(tmp_path / "8-record-requests.png"), full_page=True
+        )
+
+        docs = browser.new_page()
+        docs.goto(f"{base}/api/v1/docs")
+        name = "POST /api/v1/complaints"
+        assert docs.get_by_role("heading", name=name, exact=True).count() == 1
+        docs.screenshot(path=str(tmp_path / "9-api-reference.png"))
+        browser.close()
+    assert (tmp_path / "8-record-requests.png").stat().st_size > 0

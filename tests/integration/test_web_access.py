@@ -7,7 +7,7 @@ their aggregator's; rows outside an account's scope read as not found.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -19,14 +19,19 @@ from web_fixtures import (
     bearer,
     demo_options,
     first_of,
+    open_season,
     read_credentials,
     run_demo_quietly,
     sign_in,
+    signing_key_pem,
 )
+
+from coflex.adapters.signing import KEY_ENV
 
 from coflex.adapters.store.database import open_engine, session_factory, transaction
 from coflex.adapters.store.models import FlexibilityRequest, Site, Statement
 from coflex.adapters.store.models_web import Account, ApiToken, PendingOverride
+from coflex.entrypoints.web import api_enrollment, api_governance
 from coflex.entrypoints.web.api import RESOURCES
 from coflex.entrypoints.web.app import create_app
 from coflex.services.accounts import issue_token
@@ -47,6 +52,21 @@ ACTIONS = {
     ("GET", "/override-requests/{item_id}"): {"customer"},
     ("POST", "/device-commands/{item_id}/acknowledgement"): {"device"},
     ("GET", "/statements/{item_id}/document"): {"operator", "customer"},
+    ("POST", "/complaints"): {"customer"},
+    ("POST", "/complaints/{item_id}/acknowledgement"): {"operator"},
+    ("POST", "/complaints/{item_id}/resolution"): {"operator"},
+    ("POST", "/complaints/{item_id}/deadlock"): {"operator"},
+    ("POST", "/complaints/{item_id}/escalation"): {"customer"},
+    ("GET", "/compliance/report"): {"operator", "regulator"},
+    ("POST", "/record-requests"): {"regulator"},
+    ("GET", "/record-requests/{item_id}/bundle"): {"regulator"},
+    ("POST", "/claims/{item_id}/review"): {"operator"},
+    ("POST", "/claims/{item_id}/withdrawal"): {"operator"},
+    ("GET", "/enrollment-documents/{item_id}/document"): {
+        "operator",
+        "sales_representative",
+        "customer",
+    },
 }
 PAGES = {
     "/portal": {"customer"},
@@ -56,6 +76,20 @@ PAGES = {
     "/console/events/1": {"operator"},
     "/regulator": {"regulator"},
     "/regulator/events/1/report": {"regulator"},
+    "/portal/complaints": {"customer"},
+    "/console/complaints": {"operator"},
+    "/console/claims": {"operator"},
+    "/console/compliance": {"operator"},
+    "/regulator/complaints": {"regulator"},
+    "/regulator/records": {"regulator"},
+    "/regulator/records/1/bundle": {"regulator"},
+    "/account/password": {
+        "customer",
+        "operator",
+        "sales_representative",
+        "regulator",
+        "grid_operator",
+    },
     "/account": {
         "customer",
         "operator",
@@ -73,12 +107,22 @@ BODIES = {
         "event_class": "reliability",
     },
     "/overrides": {"event_id": 1, "site_id": 1},
+    "/complaints": {"category": "notice", "summary": "The notice came late."},
+    "/complaints/{item_id}/resolution": {
+        "outcome": "upheld",
+        "response": "We resent the notice.",
+    },
+    "/complaints/{item_id}/deadlock": {"response": "We could not agree."},
+    "/record-requests": {"event_id": 1, "reason": "inquiry 2026-14"},
+    "/claims/{item_id}/review": {"reviewer": "compliance officer"},
+    "/claims/{item_id}/withdrawal": {"reason": "source withdrawn"},
 }
 
 
 def expected_roles() -> dict[tuple[str, str], set[str]]:
     table = dict(ACTIONS)
-    for resource in RESOURCES:
+    every = (*RESOURCES, *api_enrollment.RESOURCES, *api_governance.RESOURCES)
+    for resource in every:
         roles = {role.value for role in resource.roles}
         table[("GET", f"/{resource.path}")] = roles
         table[("GET", f"/{resource.path}/{{item_id}}")] = roles
@@ -92,7 +136,10 @@ def site(
     folder = tmp_path_factory.mktemp("web-access")
     url = f"sqlite:///{folder / 'coflex.sqlite'}"
     run_demo_quietly(demo_options(url, folder / "out", 20))
-    yield url, read_credentials(folder / "out" / "credentials.txt")
+    open_season(url, date(2030, 10, 31))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(KEY_ENV, signing_key_pem())
+        yield url, read_credentials(folder / "out" / "credentials.txt")
 
 
 @pytest.fixture(scope="module")
@@ -306,6 +353,29 @@ def test_login_form_needs_csrf(site, client: TestClient) -> None:  # type: ignor
         follow_redirects=False,
     )
     assert reply.status_code == 400
+
+
+def test_login_without_token_gets_page(site, client: TestClient) -> None:  # type: ignore[no-untyped-def]
+    login = first_of(site[1], "operator")
+    reply = client.post(
+        "/login",
+        data={"username": login.username, "password": login.secret},
+        follow_redirects=False,
+    )
+    assert reply.status_code == 400
+    assert reply.headers["content-type"].startswith("text/html")
+    assert "The form expired" in reply.text
+
+
+def test_form_missing_field_gets_page(site) -> None:  # type: ignore[no-untyped-def]
+    with TestClient(create_app(site[0]), base_url=BASE_URL) as browser:
+        csrf = sign_in(browser, first_of(site[1], "customer"))
+        reply = browser.post(
+            "/portal/overrides", data={"event_id": 3, "csrf_token": csrf}
+        )
+    assert reply.status_code == 422
+    assert reply.headers["content-type"].startswith("text/html")
+    assert "site_id" in reply.text
 
 
 def test_override_form_needs_csrf(site) -> None:  # type: ignore[no-untyped-def]

@@ -1,10 +1,12 @@
 """Schemathesis explores every API operation; none may reply with a 5xx.
 
-Each operation runs a bounded number of generated examples, as an operator
-and as a customer, against a demo database.
+Each operation runs a bounded number of generated examples, as every role
+that signs in, against a demo database whose record bundles can be signed.
 """
 
 from __future__ import annotations
+
+from datetime import date
 
 import pytest
 import schemathesis
@@ -16,13 +18,29 @@ from web_fixtures import (
     bearer,
     demo_options,
     first_of,
+    open_season,
     read_credentials,
     run_demo_quietly,
+    signing_key_pem,
 )
 
+from coflex.adapters.signing import KEY_ENV
 from coflex.entrypoints.web.app import create_app
 
 EXAMPLES = 10
+ROLES = (
+    "operator",
+    "customer",
+    "grid_operator",
+    "device",
+    "regulator",
+    "sales_representative",
+)
+
+
+@pytest.fixture(autouse=True)
+def signing_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(KEY_ENV, signing_key_pem())
 
 
 @pytest.fixture(scope="module")
@@ -30,13 +48,11 @@ def api_and_tokens(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no
     folder = tmp_path_factory.mktemp("schemathesis")
     url = f"sqlite:///{folder / 'coflex.sqlite'}"
     run_demo_quietly(demo_options(url, folder / "out", 12))
+    open_season(url, date(2030, 10, 31))
     logins = read_credentials(folder / "out" / "credentials.txt")
     app = create_app(url)
     with TestClient(app, base_url=BASE_URL) as client:
-        tokens = {
-            role: bearer(client, first_of(logins, role))
-            for role in ("operator", "customer", "grid_operator", "device")
-        }
+        tokens = {role: bearer(client, first_of(logins, role)) for role in ROLES}
     api = next(
         r.app for r in app.routes if isinstance(r, Mount) and r.path == "/api/v1"
     )

@@ -8,10 +8,17 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 from rich.console import Console
+from sqlalchemy import select
+
+from coflex.adapters.store.database import open_engine, session_factory, transaction
+from coflex.adapters.store.models import Program
 
 from coflex.services.demo import DemoOptions, run_demo
 
@@ -124,3 +131,26 @@ def bearer(client: TestClient, login: Login) -> dict[str, str]:
     )
     assert reply.status_code == 201, reply.text
     return {"Authorization": f"Bearer {reply.json()['token']}"}
+
+
+def open_season(url: str, last_day: date) -> None:
+    """Extend the demo program's season to ``last_day``.
+
+    The demo's season lies in its weather file's year, in the past, so an API
+    request for a future window needs a season that reaches it.
+    """
+    engine = open_engine(url)
+    with transaction(session_factory(engine)) as session:
+        for program in session.scalars(select(Program)):
+            program.season_end = last_day
+    engine.dispose()
+
+
+def signing_key_pem() -> str:
+    """Return a new Ed25519 private key in PEM, the format of COFLEX_SIGNING_KEY."""
+    key = Ed25519PrivateKey.generate()
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()

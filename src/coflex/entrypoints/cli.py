@@ -223,6 +223,9 @@ def db_upgrade(database: DatabaseOption = None) -> None:
 from coflex.entrypoints import cli_web  # noqa: E402
 
 app.add_typer(cli_web.app)
+from coflex.entrypoints import cli_grid  # noqa: E402
+
+app.add_typer(cli_grid.app)
 
 
 def main() -> None:

@@ -478,6 +478,22 @@ def plan_request(
     sites they cover are held back by the health-and-safety rules.
     """
     event_id = receive_request(factory, program_id, terms, request)
+    return plan_event(
+        factory, event_id, program_id, terms, request, forecaster, method=method
+    )
+
+
+def plan_event(
+    factory: sessionmaker[Session],
+    event_id: int,
+    program_id: int,
+    terms: ProgramTerms,
+    request: FlexibilityRequest,
+    forecaster: Forecaster,
+    *,
+    method: str = "highs",
+) -> PreparedEvent:
+    """Decide eligibility and plan an event that :func:`receive_request` opened."""
     with factory() as session:
         index = load_fleet_index(session, program_id, request.received_at)
     site_ok, device_ok, exclusions = decide_eligibility(

@@ -17,13 +17,13 @@ from coflex.adapters.store.models import (
 )
 from coflex.adapters.store.models import FlexibilityRequest as RequestRow
 from coflex.adapters.store.models_web import ApiToken, PendingOverride
-from coflex.domain.operations.requests import FlexibilityRequest
+from coflex.domain.operations.requests import FlexibilityRequest, validate_request
 from coflex.domain.programs import ProgramTerms
 from coflex.entrypoints.web import schemas, scope
 from coflex.entrypoints.web.api import ERRORS, RESOURCE_BY_PATH, Factory, ItemId
 from coflex.entrypoints.web.api import fetch_visible as fetch
 from coflex.entrypoints.web.security import _bearer, api_roles
-from coflex.services import override_inbox
+from coflex.services import override_inbox, request_limits
 from coflex.services.accounts import (
     NotFound,
     Principal,
@@ -117,10 +117,9 @@ def submit_request(
     """Submit a request to reduce load; it opens an event of the program.
 
     The request is validated against the program's terms (window, length,
-    event class, a start after its receipt) before anything is stored.
+    event class, a start after its receipt), its season and season caps, and
+    the fleet's rated power before anything is stored.
     """
-    with factory() as session:
-        terms = _program_terms(session, principal, body.program_id)
     request = FlexibilityRequest(
         requester=principal.display_name,
         received_at=utc_now(),
@@ -129,6 +128,12 @@ def submit_request(
         target_kw=body.target_kw,
         event_class=body.event_class,
     )
+    with factory() as session:
+        terms = _program_terms(session, principal, body.program_id)
+        validate_request(request, terms)
+        program = session.get(Program, body.program_id)
+        assert program is not None
+        request_limits.check_request(session, program, terms, request)
     event_id = receive_request(factory, body.program_id, terms, request)
     with factory() as session:
         event = session.get(Event, event_id)

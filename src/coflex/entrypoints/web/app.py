@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
@@ -22,12 +23,22 @@ from coflex.entrypoints.openadr3.app import create_vtn_app
 from coflex.entrypoints.web import (
     api,
     api_actions,
+    api_docs,
+    api_enrollment,
+    api_governance,
     pages,
+    pages_account,
+    pages_complaints,
     pages_customer,
+    pages_governance,
     pages_operator,
     pages_regulator,
 )
-from coflex.entrypoints.web.errors import BodyLimit, install_error_handlers
+from coflex.entrypoints.web.errors import (
+    BodyLimit,
+    _field_of,
+    install_error_handlers,
+)
 from coflex.entrypoints.web.security import LoginRequired
 from coflex.entrypoints.web.templating import templates
 from coflex.errors import CoflexError
@@ -75,7 +86,9 @@ def _api_app(state: dict[str, object]) -> FastAPI:
         "flexibility requests, events, notices, overrides and statements of a DER "
         "aggregator, each visible only to the accounts that own it.",
         openapi_url="/openapi.json",
-        docs_url="/docs",
+        # Swagger UI needs scripts, which the pages' CSP forbids; /docs is a
+        # server-rendered reference of the same OpenAPI document instead.
+        docs_url=None,
         redoc_url=None,
     )
     for key, value in state.items():
@@ -83,6 +96,9 @@ def _api_app(state: dict[str, object]) -> FastAPI:
     install_error_handlers(api_app)
     api_app.include_router(api.build_router())
     api_app.include_router(api_actions.router)
+    api_app.include_router(api_enrollment.build_router())
+    api_app.include_router(api_governance.build_router())
+    api_app.include_router(api_docs.router)
     return api_app
 
 
@@ -101,6 +117,26 @@ async def _page_error(request: Request, exc: Exception) -> Response:
         "error.html",
         {"message": message, "status": status},
         status_code=status,
+    )
+
+
+async def _page_invalid_form(request: Request, exc: Exception) -> Response:
+    """Return a page that names the missing or invalid field of a form."""
+    assert isinstance(exc, RequestValidationError)
+    first = exc.errors()[0] if exc.errors() else {}
+    field = _field_of(first.get("loc", ())) or "form"
+    if field == "csrf_token":
+        message = (
+            "The form expired or came from another site. Reload the page and "
+            "try again."
+        )
+    else:
+        message = (
+            f"The field {field!r} is missing or invalid: {first.get('msg', '')}. "
+            "Go back and correct it."
+        )
+    return templates.TemplateResponse(
+        request, "error.html", {"message": message, "status": 422}, status_code=422
     )
 
 
@@ -134,11 +170,20 @@ def create_app(database_url: str, *, secure_cookies: bool = True) -> FastAPI:
     web.add_exception_handler(LoginRequired, _to_login)
     web.add_exception_handler(CoflexError, _page_error)
     web.add_exception_handler(HTTPException, _page_error)
+    web.add_exception_handler(RequestValidationError, _page_invalid_form)
     web.mount("/api/v1", _api_app(state))
     # The OpenADR 3.1 VTN for customers' VENs, on the same store.
     web.mount("/openadr3/3.1.0", create_vtn_app(state["factory"]))  # type: ignore[arg-type]
     web.mount("/static", StaticFiles(directory=_STATIC), name="static")
-    for module in (pages, pages_customer, pages_operator, pages_regulator):
+    for module in (
+        pages,
+        pages_customer,
+        pages_operator,
+        pages_regulator,
+        pages_account,
+        pages_complaints,
+        pages_governance,
+    ):
         web.include_router(module.router)
     web.add_middleware(SecurityHeaders)
     web.add_middleware(BodyLimit)

@@ -14,7 +14,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -70,6 +70,20 @@ def _validation_message(error: dict[str, Any]) -> tuple[str, str]:
     if kind == "missing":
         return "missing_field", f"missing field {field!r}: give a value"
     return "invalid_input", f"invalid value for {field!r}: {error.get('msg', '')}"
+
+
+def form_message(exc: Exception, labels: dict[str, str] | None = None) -> str:
+    """Return the sentence a page shows for a rejected form.
+
+    ``labels`` maps field names to the labels the form shows for them.
+    """
+    if isinstance(exc, CoflexError):
+        return exc.message[:1].upper() + exc.message[1:] + "."
+    assert isinstance(exc, ValidationError)
+    first = exc.errors()[0]
+    field = ".".join(str(p) for p in first["loc"]) or "form"
+    label = (labels or {}).get(field, field)
+    return f"Check the field '{label}': {first['msg']}."
 
 
 async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
