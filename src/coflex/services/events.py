@@ -479,7 +479,14 @@ def plan_request(
     """
     event_id = receive_request(factory, program_id, terms, request)
     return plan_event(
-        factory, event_id, program_id, terms, request, forecaster, method=method
+        factory,
+        event_id,
+        program_id,
+        terms,
+        request,
+        forecaster,
+        method=method,
+        weather_alerts=weather_alerts,
     )
 
 
@@ -492,6 +499,7 @@ def plan_event(
     forecaster: Forecaster,
     *,
     method: str = "highs",
+    weather_alerts: Sequence[WeatherAlert] = (),
 ) -> PreparedEvent:
     """Decide eligibility and plan an event that :func:`receive_request` opened."""
     with factory() as session:
