@@ -74,6 +74,9 @@ app.add_typer(cli_enrollment.app)
 from coflex.entrypoints import cli_openadr  # noqa: E402
 
 app.add_typer(cli_openadr.app, name="openadr3")
+from coflex.entrypoints import cli_privacy  # noqa: E402
+
+app.add_typer(cli_privacy.app, name="privacy")
 
 
 def _parse_local_time(value: str | None, option: str) -> datetime | None:
@@ -159,8 +162,17 @@ def demo(
     ] = None,
 ) -> None:
     """Run a whole flexibility event on a simulated fleet driven by real data."""
+    from coflex.adapters.store.crypto import ensure_key_file, load_keyring
     from coflex.services.demo import DemoOptions, run_demo
 
+    try:
+        created = ensure_key_file()
+        load_keyring()
+    except CoflexError as error:
+        _fail(error)
+        return
+    if created is not None:
+        console.print(f"Created the data key file {created}; keep a backup of it")
     options = DemoOptions(
         database_url=database,
         customers=customers,

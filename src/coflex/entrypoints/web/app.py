@@ -17,14 +17,17 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from coflex.adapters.store.crypto import load_keyring
 from coflex.adapters.store.database import migrate, open_engine, session_factory
 from coflex.entrypoints.openadr3.app import create_vtn_app
 from coflex.entrypoints.web import (
     api,
     api_actions,
+    api_privacy,
     pages,
     pages_customer,
     pages_operator,
+    pages_privacy,
     pages_regulator,
 )
 from coflex.entrypoints.web.errors import BodyLimit, install_error_handlers
@@ -83,6 +86,7 @@ def _api_app(state: dict[str, object]) -> FastAPI:
     install_error_handlers(api_app)
     api_app.include_router(api.build_router())
     api_app.include_router(api_actions.router)
+    api_app.include_router(api_privacy.router)
     return api_app
 
 
@@ -116,6 +120,8 @@ def create_app(database_url: str, *, secure_cookies: bool = True) -> FastAPI:
         Mark the session cookie ``Secure`` with the ``__Host-`` prefix. Turn
         off only for clients that refuse Secure cookies over plain HTTP.
     """
+    # Fail at start, not at the first page, when no data key is configured.
+    load_keyring()
     engine = open_engine(database_url)
     migrate(engine)
     state: dict[str, object] = {
@@ -138,7 +144,8 @@ def create_app(database_url: str, *, secure_cookies: bool = True) -> FastAPI:
     # The OpenADR 3.1 VTN for customers' VENs, on the same store.
     web.mount("/openadr3/3.1.0", create_vtn_app(state["factory"]))  # type: ignore[arg-type]
     web.mount("/static", StaticFiles(directory=_STATIC), name="static")
-    for module in (pages, pages_customer, pages_operator, pages_regulator):
+    routers = (pages, pages_customer, pages_privacy, pages_operator, pages_regulator)
+    for module in routers:
         web.include_router(module.router)
     web.add_middleware(SecurityHeaders)
     web.add_middleware(BodyLimit)
