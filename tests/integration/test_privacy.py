@@ -12,39 +12,40 @@ import io
 import json
 import zipfile
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
 import numpy as np
 import pytest
 from cryptography.fernet import Fernet, InvalidToken
+from privacy_fixtures import (
+    ADDRESS,
+    AFTER_RETENTION,
+    EMAIL,
+    ENDED,
+    NAME,
+    PASSWORD,
+    PHONE,
+    WITHIN_RETENTION,
+    build_store,
+    customer_row,
+)
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from coflex.adapters import greenbutton
 from coflex.adapters.store import crypto
 from coflex.adapters.store.database import (
-    migrate,
-    open_engine,
-    session_factory,
     transaction,
 )
-from coflex.adapters.store.meter import store_meter_days
 from coflex.adapters.store.models import (
-    Aggregator,
     Consent,
     Contract,
-    Customer,
-    Device,
     Event,
-    FlexibilityRequest,
     MeterDay,
     Notice,
-    Participation,
-    Program,
     Settlement,
-    Site,
     Statement,
 )
 from coflex.adapters.store.models_governance import AuditEntry, PrivacyRequest
@@ -52,210 +53,19 @@ from coflex.adapters.store.models_web import Account
 from coflex.domain.programs import ProgramTerms
 from coflex.errors import InputError, KeyConfigError, NotFoundError
 from coflex.services import audit, privacy_export, privacy_keys, privacy_requests
-from coflex.services.accounts import Role, authenticate, create_account
-
-ACCEPTED = datetime(2020, 3, 1, tzinfo=UTC)
-ENDED = datetime(2021, 3, 1, tzinfo=UTC)
-# Retention of a contract accepted on ACCEPTED ends six years later.
-AFTER_RETENTION = datetime(2026, 6, 1, tzinfo=UTC)
-WITHIN_RETENTION = datetime(2024, 6, 1, tzinfo=UTC)
-FIRST_DAY = date(2020, 7, 1)
-NAME = "Ada Quintero-Lovelace"
-EMAIL = "ada.quintero@example.org"
-PHONE = "+1-336-555-0142"
-ADDRESS = "12 Elm Street, Greensboro NC 27401"
-PASSWORD = "correct horse battery staple"
-
-
-def _program(session: Session) -> Program:
-    terms = ProgramTerms()
-    aggregator = Aggregator(
-        name="Aggregator",
-        jurisdiction="US-NC",
-        registration_number="r-1",
-        registered_at=ACCEPTED,
-    )
-    session.add(aggregator)
-    session.flush()
-    program = Program(
-        aggregator_id=aggregator.id,
-        name="Summer",
-        event_class="reliability",
-        terms=terms.to_json(),
-        terms_hash=terms.parameters_hash(),
-        season_start=date(2020, 5, 1),
-        season_end=date(2020, 10, 31),
-        created_at=ACCEPTED,
-    )
-    session.add(program)
-    session.flush()
-    return program
-
-
-def _customer(session: Session, program: Program, ended: datetime | None) -> Customer:
-    customer = Customer(
-        aggregator_id=program.aggregator_id,
-        reference="A1-C000001",
-        name=NAME,
-        email=EMAIL,
-        phone=PHONE,
-        postal_address=ADDRESS,
-        preferred_channel="email",
-        created_at=ACCEPTED,
-    )
-    session.add(customer)
-    session.flush()
-    terms = ProgramTerms()
-    session.add(
-        Contract(
-            customer_id=customer.id,
-            program_id=program.id,
-            status="terminated" if ended else "active",
-            accepted_at=ACCEPTED,
-            cooling_off_ends_at=ACCEPTED + timedelta(days=14),
-            activated_at=ACCEPTED + timedelta(days=14),
-            terminated_at=ended,
-            terms=terms.to_json(),
-            terms_hash=terms.parameters_hash(),
-        )
-    )
-    session.add(
-        Consent(
-            customer_id=customer.id,
-            purpose="measurement",
-            scope="meter data",
-            channel="web",
-            granted_at=ACCEPTED,
-        )
-    )
-    create_account(
-        session,
-        "ada",
-        Role.CUSTOMER,
-        NAME,
-        PASSWORD,
-        now=ACCEPTED,
-        customer_id=customer.id,
-    )
-    return customer
-
-
-def _site_and_event(session: Session, customer: Customer, program: Program) -> Event:
-    site = Site(
-        customer_id=customer.id,
-        latitude=36.0726,
-        longitude=-79.7920,
-        timezone="America/New_York",
-        medical_equipment=False,
-        vulnerable_occupants=False,
-        base_load_day_offset=0,
-        base_load_scale=1.0,
-    )
-    session.add(site)
-    session.flush()
-    device = Device(site_id=site.id, kind="hvac", model_index=0, parameters={})
-    session.add(device)
-    # Two local days of quarter-hour energy with distinct values [kWh].
-    energy = (np.arange(192, dtype=np.float64) % 17 + 1) * 0.0125
-    store_meter_days(
-        session, np.array([site.id]), energy[None, :], FIRST_DAY, site.timezone
-    )
-    start = datetime(2020, 7, 1, 19, tzinfo=UTC)
-    request = FlexibilityRequest(
-        requester="utility",
-        received_at=start - timedelta(days=1),
-        start=start,
-        end=start + timedelta(hours=2),
-        target_kw=1.0,
-        event_class="reliability",
-    )
-    session.add(request)
-    session.flush()
-    event = Event(
-        request_id=request.id,
-        program_id=program.id,
-        status="completed",
-        start=start,
-        end=start + timedelta(hours=2),
-        target_kw=1.0,
-        created_at=start - timedelta(days=1),
-    )
-    session.add(event)
-    session.flush()
-    session.add(
-        Participation(
-            event_id=event.id,
-            site_id=site.id,
-            device_id=device.id,
-            role="planned",
-            predicted_flex_kw=1.0,
-            planned_fraction=1.0,
-        )
-    )
-    session.add(
-        Notice(
-            event_id=event.id,
-            customer_id=customer.id,
-            kind="advance",
-            channel="email",
-            body=f"Dear {NAME}, an event runs tomorrow.",
-            created_at=start - timedelta(days=1),
-            status="delivered",
-        )
-    )
-    session.add(
-        Settlement(
-            event_id=event.id,
-            site_id=site.id,
-            customer_id=customer.id,
-            delivered_kwh=1.5,
-            payment=0.75,
-            currency="USD",
-            shares={},
-        )
-    )
-    session.add(
-        Statement(
-            event_id=event.id,
-            customer_id=customer.id,
-            issued_at=start + timedelta(days=1),
-            html=f"<p>Statement for {NAME}</p>",
-            content_hash="0" * 64,
-        )
-    )
-    return event
-
-
-def _build(
-    database_url: str, ended: datetime | None
-) -> Iterator[sessionmaker[Session]]:
-    engine = open_engine(database_url)
-    migrate(engine)
-    factory = session_factory(engine)
-    with transaction(factory) as session:
-        program = _program(session)
-        customer = _customer(session, program, ended)
-        _site_and_event(session, customer, program)
-    yield factory
-    engine.dispose()
+from coflex.services.accounts import authenticate
 
 
 @pytest.fixture
 def factory(database_url: str) -> Iterator[sessionmaker[Session]]:
     """A store with one customer whose contract ended in 2021."""
-    yield from _build(database_url, ENDED)
+    yield from build_store(database_url, ENDED)
 
 
 @pytest.fixture
 def active_factory(database_url: str) -> Iterator[sessionmaker[Session]]:
     """A store with one customer whose contract still runs."""
-    yield from _build(database_url, None)
-
-
-def _customer_row(session: Session) -> Customer:
-    customer = session.scalar(select(Customer))
-    assert customer is not None
-    return customer
+    yield from build_store(database_url, None)
 
 
 ALL_DAYS = privacy_export.DateRange()
@@ -265,7 +75,7 @@ def _export(factory, export_format, days=ALL_DAYS):  # type: ignore[no-untyped-d
     with transaction(factory) as session:
         return privacy_export.export_customer(
             session,
-            _customer_row(session),
+            customer_row(session),
             export_format,
             days,
             actor="test",
@@ -387,13 +197,13 @@ def test_correction_audited_by_hash(factory) -> None:  # type: ignore[no-untyped
     with transaction(factory) as session:
         fields = privacy_requests.correct(
             session,
-            _customer_row(session),
+            customer_row(session),
             {"name": new_name, "email": "ada@example.org"},
             actor="customer:1",
             at=datetime(2026, 1, 1, tzinfo=UTC),
         )
     with factory() as session:
-        customer = _customer_row(session)
+        customer = customer_row(session)
         account = session.scalar(select(Account))
         entry = session.scalar(
             select(AuditEntry).where(AuditEntry.action == "personal_data_corrected")
@@ -401,7 +211,8 @@ def test_correction_audited_by_hash(factory) -> None:  # type: ignore[no-untyped
         chain = audit.verify(session)
     assert fields == ["email", "name"]
     assert customer.name == new_name
-    assert account is not None and account.display_name == new_name
+    assert account is not None
+    assert account.display_name == new_name
     assert entry is not None
     logged = json.dumps(entry.details)
     for plain in (NAME, new_name, EMAIL, "ada@example.org"):
@@ -420,13 +231,13 @@ def test_correction_invalid_email_rejected(factory) -> None:  # type: ignore[no-
         with transaction(factory) as session:
             privacy_requests.correct(
                 session,
-                _customer_row(session),
+                customer_row(session),
                 {"email": "not-an-address"},
                 actor="t",
                 at=datetime(2026, 1, 1, tzinfo=UTC),
             )
     with factory() as session:
-        assert _customer_row(session).email == EMAIL
+        assert customer_row(session).email == EMAIL
 
 
 def test_sign_in_by_email(factory) -> None:  # type: ignore[no-untyped-def]
@@ -441,7 +252,7 @@ def test_sign_in_by_email(factory) -> None:  # type: ignore[no-untyped-def]
 def _delete(factory, at):  # type: ignore[no-untyped-def]
     with transaction(factory) as session:
         return privacy_requests.delete_customer(
-            session, _customer_row(session), actor="customer:1", at=at
+            session, customer_row(session), actor="customer:1", at=at
         )
 
 
@@ -449,7 +260,7 @@ def test_deletion_within_retention_anonymises(active_factory) -> None:  # type: 
     """Contracts, statements and settlements stay, under a pseudonym."""
     result = _delete(active_factory, WITHIN_RETENTION)
     with active_factory() as session:
-        customer = _customer_row(session)
+        customer = customer_row(session)
         statement = session.scalar(select(Statement))
         settlements = session.scalars(select(Settlement)).all()
         contracts = session.scalars(select(Contract)).all()
@@ -458,16 +269,24 @@ def test_deletion_within_retention_anonymises(active_factory) -> None:  # type: 
         account = session.scalar(select(Account))
         consent = session.scalar(select(Consent))
     assert customer.name == result.pseudonym
-    assert customer.email is None and customer.email_hmac is None
-    assert customer.phone is None and customer.postal_address is None
-    assert len(contracts) == 1 and len(settlements) == 1
-    assert statement is not None and NAME not in statement.html
+    assert customer.email is None
+    assert customer.email_hmac is None
+    assert customer.phone is None
+    assert customer.postal_address is None
+    assert len(contracts) == 1
+    assert len(settlements) == 1
+    assert statement is not None
+    assert NAME not in statement.html
     assert result.pseudonym in statement.html
-    assert "contracts" in result.kept and "statements" in result.kept
-    assert notice is not None and NAME not in notice.body
+    assert "contracts" in result.kept
+    assert "statements" in result.kept
+    assert notice is not None
+    assert NAME not in notice.body
     assert meter_days == []
-    assert consent is not None and consent.revoked_at is not None
-    assert account is not None and account.disabled_at is not None
+    assert consent is not None
+    assert consent.revoked_at is not None
+    assert account is not None
+    assert account.disabled_at is not None
     assert account.display_name == result.pseudonym
 
 
@@ -478,7 +297,8 @@ def test_deletion_after_retention_erases(factory) -> None:  # type: ignore[no-un
         notices = session.scalars(select(Notice)).all()
         contracts = session.scalars(select(Contract)).all()
         kinds = session.scalars(select(PrivacyRequest.kind)).all()
-    assert statements == [] and notices == []
+    assert statements == []
+    assert notices == []
     assert len(contracts) == 1
     assert result.erased["statements"] == 1
     assert kinds == ["delete"]
@@ -492,7 +312,7 @@ def test_deletion_refused_while_event_runs(active_factory) -> None:  # type: ign
     with pytest.raises(privacy_requests.DeletionBlocked, match="takes part in event"):
         _delete(active_factory, WITHIN_RETENTION)
     with active_factory() as session:
-        assert _customer_row(session).name == NAME
+        assert customer_row(session).name == NAME
 
 
 # -- encryption at rest ----------------------------------------------------------
@@ -507,10 +327,12 @@ def test_raw_columns_hold_ciphertext(factory) -> None:  # type: ignore[no-untype
     raw = _raw(
         factory, "SELECT name || email || phone || postal_address FROM customers"
     )
-    assert raw and all(NAME not in v and EMAIL not in v and PHONE not in v for v in raw)
-    assert all(ADDRESS not in v for v in raw)
+    assert raw
+    for plain in (NAME, EMAIL, PHONE, ADDRESS):
+        assert all(plain not in v for v in raw), plain
     display = _raw(factory, "SELECT display_name FROM accounts")
-    assert display and NAME not in display[0]
+    assert display
+    assert NAME not in display[0]
     assert display[0].startswith("gAAAAA")  # the Fernet version byte, base64
 
 
@@ -532,12 +354,13 @@ def test_key_rotation_reencrypts(
     after = _raw(factory, "SELECT name FROM customers")
     keys = crypto.read_keys(key_file)
     assert rotation.rows_reencrypted >= 2
-    assert len(keys) == 1 and keys[0].decode() not in original
+    assert len(keys) == 1
+    assert keys[0].decode() not in original
     assert before != after
     with pytest.raises(InvalidToken):
         old_key.fernet.decrypt(after[0].encode())
     with factory() as session:
-        assert _customer_row(session).name == NAME
+        assert customer_row(session).name == NAME
         assert authenticate(session, EMAIL, PASSWORD).username == "ada"
     assert oct(key_file.stat().st_mode & 0o777) == "0o600"
 
@@ -556,4 +379,4 @@ def test_wrong_key_gives_clear_error(factory, monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv(crypto.KEYS_ENV, Fernet.generate_key().decode())
     with pytest.raises(KeyConfigError, match="does not decrypt"):
         with factory() as session:
-            _customer_row(session)
+            customer_row(session)

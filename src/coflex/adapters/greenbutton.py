@@ -3,8 +3,9 @@
 The feed follows the Energy Services Provider Interface of NAESB REQ.21
 (ESPI), the format behind the Green Button Download My Data button: an Atom
 (RFC 4287) feed whose entries carry one ``UsagePoint`` per site, its
-``MeterReading``, the ``ReadingType`` that says what the numbers mean, and one
-``IntervalBlock`` per local day with an ``IntervalReading`` per interval.
+``MeterReading``, the ``ReadingType`` that defines the unit and meaning of the
+values, and one ``IntervalBlock`` per local day with an ``IntervalReading`` per
+interval.
 
 ReadingType codes used (ESPI enumerations, from IEC 61968-9):
 accumulationBehaviour 4 (delta data: energy in each interval), commodity 1

@@ -72,7 +72,11 @@ class DeletionBlocked(RuleViolation):
 
 
 def keyed_hash(field_name: str, value: str | None) -> str | None:
-    """Return the HMAC-SHA256 of a field's value under the data lookup key."""
+    """Return the HMAC-SHA256 of a field's value under the data lookup key.
+
+    NOTE: the lookup key changes with each key rotation, so hashes recorded
+    before a rotation cannot be recomputed for comparison afterwards.
+    """
     if value is None:
         return None
     key = crypto.load_keyring().lookup_key
@@ -192,7 +196,7 @@ def _record_request(
 
 @dataclass
 class DeletionResult:
-    """What a deletion did: kinds erased with row counts, kinds kept and why."""
+    """The outcome of a deletion: kinds erased with row counts, kinds kept and why."""
 
     customer_reference: str
     pseudonym: str
@@ -357,11 +361,17 @@ def _redact(text: str, plain: list[str], replacement: str) -> str:
 def _anonymise(
     session: Session, customer: Customer, plain: list[str], alias: str, at: datetime
 ) -> None:
-    """Replace the customer's identity with ``alias`` everywhere it is stored."""
+    """Replace the customer's identity with ``alias`` in the customer, contract,
+    statement, document, site and account rows.
+
+    NOTE: notice texts and complaint summaries kept under a legal hold are left
+    as they are, because the hold preserves them as evidence.
+    """
     customer.name = alias
     customer.email = None
     customer.phone = None
     customer.postal_address = None
+
     contracts = select(Contract.id).where(Contract.customer_id == customer.id)
     for row in session.scalars(
         select(ContractAcceptance).where(ContractAcceptance.contract_id.in_(contracts))
@@ -377,6 +387,7 @@ def _anonymise(
         select(ContractTransition).where(ContractTransition.contract_id.in_(contracts))
     ):
         row.actor = _redact(row.actor, plain, alias)
+
     # Retained documents keep their layout with the identity replaced; their
     # SHA-256 as issued stays in the documents table and the audit log.
     for statement in session.scalars(
@@ -392,6 +403,7 @@ def _anonymise(
     ):
         body = zlib.decompress(enrollment.body_zlib).decode("utf-8")
         enrollment.body_zlib = zlib.compress(_redact(body, plain, alias).encode())
+
     for site in session.scalars(select(Site).where(Site.customer_id == customer.id)):
         site.latitude = round(site.latitude, 1)
         site.longitude = round(site.longitude, 1)

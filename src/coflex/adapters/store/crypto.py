@@ -79,7 +79,7 @@ def _parse_keys(text: str, source: str) -> list[bytes]:
     keys = [k for k in keys if k]
     if not keys:
         raise KeyConfigError(
-            f"{source} holds no data key: create one with `coflex privacy keygen`",
+            f"{source} contains no data key: create one with `coflex privacy keygen`",
             field="key",
         )
     for position, key in enumerate(keys, start=1):
@@ -99,7 +99,7 @@ def _lookup_key(primary: bytes) -> bytes:
     return derive.derive(primary)
 
 
-def _read_key_file(path: Path) -> str:
+def _check_outside_repository(path: Path) -> None:
     repository = inside_repository(path)
     if repository is not None:
         raise KeyConfigError(
@@ -108,6 +108,10 @@ def _read_key_file(path: Path) -> str:
             value=str(path),
             field="key",
         )
+
+
+def _read_key_file(path: Path) -> str:
+    _check_outside_repository(path)
     try:
         return path.read_text(encoding="ascii")
     except FileNotFoundError:
@@ -166,14 +170,7 @@ def keys_from_environment() -> bool:
 
 def write_key_file(path: Path, keys: list[bytes]) -> None:
     """Write ``keys`` (newest first) to ``path`` with mode 0600, replacing it whole."""
-    repository = inside_repository(path)
-    if repository is not None:
-        raise KeyConfigError(
-            f"data key file {path} is inside the repository {repository}: choose "
-            "a path outside it",
-            value=str(path),
-            field="key",
-        )
+    _check_outside_repository(path)
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     temporary = path.with_name(path.name + ".new")
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -29,7 +29,7 @@ from coflex.services.accounts import NotFound, Principal, Role, utc_now
 
 router = APIRouter(tags=["privacy"])
 CustomerId = Annotated[int, Path(ge=1, le=schemas.MAX_ID)]
-# Who may act on a customer's data: the customer and the aggregator's staff.
+# Roles that act on a customer's data: the customer and the aggregator's staff.
 Actor = Annotated[
     Principal,
     Depends(api_roles(Role.CUSTOMER, Role.OPERATOR, Role.SALES_REPRESENTATIVE)),
