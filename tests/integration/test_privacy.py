@@ -18,6 +18,7 @@ from xml.etree import ElementTree as ET
 
 import numpy as np
 import pytest
+from alembic import command
 from cryptography.fernet import Fernet, InvalidToken
 from privacy_fixtures import (
     ADDRESS,
@@ -37,6 +38,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from coflex.adapters import greenbutton
 from coflex.adapters.store import crypto
 from coflex.adapters.store.database import (
+    alembic_config,
+    migrate,
+    open_engine,
+    session_factory,
     transaction,
 )
 from coflex.adapters.store.models import (
@@ -52,7 +57,13 @@ from coflex.adapters.store.models_governance import AuditEntry, PrivacyRequest
 from coflex.adapters.store.models_web import Account
 from coflex.domain.programs import ProgramTerms
 from coflex.errors import InputError, KeyConfigError, NotFoundError
-from coflex.services import audit, privacy_export, privacy_keys, privacy_requests
+from coflex.services import (
+    audit,
+    compliance_checks,
+    privacy_export,
+    privacy_keys,
+    privacy_requests,
+)
 from coflex.services.accounts import authenticate
 
 
@@ -209,6 +220,7 @@ def test_correction_audited_by_hash(factory) -> None:  # type: ignore[no-untyped
             select(AuditEntry).where(AuditEntry.action == "personal_data_corrected")
         )
         chain = audit.verify(session)
+        personal = compliance_checks.privacy(session)[1]
     assert fields == ["email", "name"]
     assert customer.name == new_name
     assert account is not None
@@ -217,12 +229,14 @@ def test_correction_audited_by_hash(factory) -> None:  # type: ignore[no-untyped
     logged = json.dumps(entry.details)
     for plain in (NAME, new_name, EMAIL, "ada@example.org"):
         assert plain not in logged
-    assert entry.details["name"]["before_hmac"] == privacy_requests.keyed_hash(
-        "name", NAME
-    )
-    assert entry.details["name"]["after_hmac"] == privacy_requests.keyed_hash(
+    changes = {c["field"]: c for c in entry.details["changes"]}
+    assert changes["name"]["before_hmac"] == privacy_requests.keyed_hash("name", NAME)
+    assert changes["name"]["after_hmac"] == privacy_requests.keyed_hash(
         "name", new_name
     )
+    assert set(changes) == {"email", "name"}
+    assert personal.key == "no_personal_data_in_audit_log"
+    assert personal.violations == 0
     assert chain.intact
 
 
@@ -380,3 +394,43 @@ def test_wrong_key_gives_clear_error(factory, monkeypatch: pytest.MonkeyPatch) -
     with pytest.raises(KeyConfigError, match="does not decrypt"):
         with factory() as session:
             customer_row(session)
+
+
+def test_migration_encrypts_existing_rows(database_url: str) -> None:
+    """privacy_0001 widens the columns and encrypts rows stored in clear."""
+    engine = open_engine(database_url)
+    config = alembic_config(engine)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "web_0001")
+        command.upgrade(config, "enrollment_0001")
+    created = "2020-03-01 00:00:00"
+    long_name = "N" * 200  # the old column width, longer once encrypted
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO aggregators (name, jurisdiction, registration_number, "
+                "registered_at) VALUES ('a', 'US-NC', 'r', :at)"
+            ),
+            {"at": created},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO customers (aggregator_id, reference, name, email, phone, "
+                "preferred_channel, created_at) "
+                "VALUES (1, 'A1-C000001', :name, :email, :phone, 'sms', :at)"
+            ),
+            {"name": long_name, "email": EMAIL, "phone": PHONE, "at": created},
+        )
+
+    migrate(engine)
+    factory = session_factory(engine)
+    raw = _raw(factory, "SELECT name || email || phone FROM customers")
+    with factory() as session:
+        customer = customer_row(session)
+    engine.dispose()
+    assert long_name not in raw[0]
+    assert EMAIL not in raw[0]
+    assert customer.name == long_name
+    assert customer.email == EMAIL
+    assert customer.email_hmac == crypto.lookup_hash(EMAIL)

@@ -10,7 +10,7 @@ import typer
 
 from coflex.entrypoints.cli import DatabaseOption, _fail, console
 from coflex.entrypoints.cli_complaints import run_step
-from coflex.errors import CoflexError
+from coflex.errors import CoflexError, InputError
 
 app = typer.Typer(
     help="Customers' data rights (export, correction, deletion) and the data keys.",
@@ -72,7 +72,7 @@ def export(
     from coflex.services.complaints import customer_by_reference
 
     if output.exists():
-        _fail(CoflexError(f"{output} exists: give a new file name", value=str(output)))
+        _fail(InputError(f"{output} exists: give a new file name", value=str(output)))
     _require_keys()
     first, last = _day(start, "--from"), _day(end, "--to")
 
@@ -199,7 +199,7 @@ def keygen(
     path = output or crypto.key_path()
     if path.exists():
         _fail(
-            CoflexError(
+            InputError(
                 f"data key file {path} exists: keep it (it decrypts the stored data) "
                 "and use `coflex privacy rotate-key` for a new key",
                 value=str(path),
