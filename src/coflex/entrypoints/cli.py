@@ -231,7 +231,19 @@ def main() -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    app()
+    from sqlalchemy.exc import StatementError
+
+    try:
+        app()
+    except StatementError as error:
+        # A missing or wrong data key surfaces inside SQLAlchemy's wrapper when
+        # a value is encrypted; show its message, never the statement's values.
+        if not isinstance(error.orig, CoflexError):
+            raise
+        errors.print(
+            f"[bold red]error:[/] {error.orig.message}", highlight=False, soft_wrap=True
+        )
+        raise SystemExit(error.orig.exit_status) from None
 
 
 if __name__ == "__main__":
