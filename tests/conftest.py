@@ -15,8 +15,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
+
+# Personal data is stored encrypted: give the whole run (and the CLI processes
+# it starts) one data key, so that no test reads or writes a user's key file.
+os.environ.setdefault("COFLEX_DATA_KEYS", Fernet.generate_key().decode("ascii"))
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "COFLEX_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

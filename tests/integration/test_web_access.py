@@ -44,6 +44,7 @@ ROLES = (
     "grid_operator",
     "device",
 )
+STAFF = ("operator", "sales_representative")
 ACTIONS = {
     ("POST", "/tokens"): set(ROLES),
     ("DELETE", "/tokens/current"): set(ROLES),
@@ -67,11 +68,18 @@ ACTIONS = {
         "sales_representative",
         "customer",
     },
+    ("GET", "/customers/{item_id}/export"): {"customer", *STAFF},
+    ("POST", "/customers/{item_id}/consents"): {"customer", *STAFF},
+    ("DELETE", "/customers/{item_id}/consents/{purpose}"): {"customer", *STAFF},
+    ("POST", "/customers/{item_id}/corrections"): {"customer", *STAFF},
+    ("POST", "/customers/{item_id}/deletion"): {"customer", *STAFF},
+    ("GET", "/privacy-requests"): {"customer", "regulator", *STAFF},
 }
 PAGES = {
     "/portal": {"customer"},
     "/portal/statements/1": {"customer"},
     "/portal/overrides/1": {"customer"},
+    "/portal/privacy": {"customer"},
     "/console": {"operator"},
     "/console/events/1": {"operator"},
     "/regulator": {"regulator"},

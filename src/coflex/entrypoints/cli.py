@@ -77,6 +77,9 @@ app.add_typer(cli_competition.app, name="enrollment")
 from coflex.entrypoints import cli_openadr  # noqa: E402
 
 app.add_typer(cli_openadr.app, name="openadr3")
+from coflex.entrypoints import cli_privacy  # noqa: E402
+
+app.add_typer(cli_privacy.app, name="privacy")
 
 
 def _parse_local_time(value: str | None, option: str) -> datetime | None:
@@ -170,8 +173,17 @@ def demo(
     ] = None,
 ) -> None:
     """Run a whole flexibility event on a simulated fleet driven by real data."""
+    from coflex.adapters.store.crypto import ensure_key_file, load_keyring
     from coflex.services.demo import DemoOptions, run_demo
 
+    try:
+        created = ensure_key_file()
+        load_keyring()
+    except CoflexError as error:
+        _fail(error)
+        return
+    if created is not None:
+        console.print(f"Created the data key file {created}; keep a backup of it")
     options = DemoOptions(
         database_url=database,
         customers=customers,
@@ -234,7 +246,19 @@ def main() -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    app()
+    from sqlalchemy.exc import StatementError
+
+    try:
+        app()
+    except StatementError as error:
+        # A missing or wrong data key surfaces inside SQLAlchemy's wrapper when
+        # a value is encrypted; show its message, never the statement's values.
+        if not isinstance(error.orig, CoflexError):
+            raise
+        errors.print(
+            f"[bold red]error:[/] {error.orig.message}", highlight=False, soft_wrap=True
+        )
+        raise SystemExit(error.orig.exit_status) from None
 
 
 if __name__ == "__main__":

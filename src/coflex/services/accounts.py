@@ -164,6 +164,9 @@ def create_account(
 def authenticate(session: Session, username: str, password: str) -> Account:
     """Return the enabled account whose password matches.
 
+    ``username`` may also be a customer's email address, matched through its
+    keyed hash.
+
     Raises
     ------
     AuthenticationError
@@ -171,6 +174,8 @@ def authenticate(session: Session, username: str, password: str) -> Account:
         password, or the password is wrong. The message does not say which.
     """
     account = session.scalar(select(Account).where(Account.username == username))
+    if account is None and "@" in username:
+        account = _customer_account_by_email(session, username)
     stored = account.password_hash if account is not None else None
     try:
         _HASHER.verify(stored or _DUMMY_HASH, password)
@@ -183,6 +188,20 @@ def authenticate(session: Session, username: str, password: str) -> Account:
             field="password",
         )
     return account
+
+
+def _customer_account_by_email(session: Session, email: str) -> Account | None:
+    """Find a customer's account by email through its keyed hash, never the text."""
+    from coflex.adapters.store.crypto import lookup_hash
+    from coflex.adapters.store.models import Customer
+
+    return session.scalar(
+        select(Account)
+        .join(Customer, Customer.id == Account.customer_id)
+        .where(Customer.email_hmac == lookup_hash(email))
+        .order_by(Account.id)
+        .limit(1)
+    )
 
 
 def open_session(session: Session, account: Account, now: datetime) -> tuple[str, str]:

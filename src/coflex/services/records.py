@@ -179,7 +179,7 @@ def purge_expired(session: Session, at: datetime, by: str) -> PurgeResult:
         if item.held:
             skipped.append(item.reference)
             continue
-        counts = _purge_customer(session, item.customer_id)
+        counts = purge_customer_records(session, item.customer_id)
         audit.append(
             session,
             [
@@ -198,7 +198,8 @@ def purge_expired(session: Session, at: datetime, by: str) -> PurgeResult:
     return PurgeResult(purged, skipped)
 
 
-def _purge_customer(session: Session, customer_id: int) -> dict[str, int]:
+def purge_customer_records(session: Session, customer_id: int) -> dict[str, int]:
+    """Delete the customer's personal records and anonymise the rest; count rows."""
     sites = select(Site.id).where(Site.customer_id == customer_id)
     complaints = select(Complaint.id).where(Complaint.customer_id == customer_id)
     counts: dict[str, int] = {}
@@ -225,7 +226,13 @@ def _purge_customer(session: Session, customer_id: int) -> dict[str, int]:
     session.execute(
         update(Customer)
         .where(Customer.id == customer_id)
-        .values(name=PURGED_NAME, email=None, phone=None)
+        .values(
+            name=PURGED_NAME,
+            email=None,
+            email_hmac=None,
+            phone=None,
+            postal_address=None,
+        )
     )
     # Rounded to 0.1° (about 11 km), enough for weather, too coarse for a home.
     for site in session.scalars(select(Site).where(Site.customer_id == customer_id)):

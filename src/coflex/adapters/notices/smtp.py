@@ -62,8 +62,13 @@ class SmtpChannel:
                     client.login(self.username, self.password or "")
                 refused = client.send_message(message)
         except (OSError, smtplib.SMTPException) as error:
+            # The error text can contain the recipient's address, so only its
+            # class and SMTP code are logged.
             logger.warning(
-                "email notice for customer %s failed: %s", notice.customer_id, error
+                "email notice for customer %s failed: %s %s",
+                notice.customer_id,
+                type(error).__name__,
+                getattr(error, "smtp_code", ""),
             )
             return DeliveryReceipt(
                 self.channel, at, None, f"{type(error).__name__}: {error}"

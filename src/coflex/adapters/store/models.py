@@ -23,9 +23,16 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    event,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from coflex.adapters.store.crypto import (
+    EncryptedText,
+    email_hmac_default,
+    lookup_hash,
+)
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -91,11 +98,22 @@ class Customer(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     aggregator_id: Mapped[int] = mapped_column(ForeignKey("aggregators.id"))
     reference: Mapped[str] = mapped_column(String(32), unique=True)
-    name: Mapped[str] = mapped_column(String(200))
-    email: Mapped[str | None] = mapped_column(String(200))
-    phone: Mapped[str | None] = mapped_column(String(32))
+    # Personal data is stored encrypted (coflex.adapters.store.crypto).
+    name: Mapped[str] = mapped_column(EncryptedText())
+    email: Mapped[str | None] = mapped_column(EncryptedText())
+    phone: Mapped[str | None] = mapped_column(EncryptedText())
+    postal_address: Mapped[str | None] = mapped_column(EncryptedText())
+    # HMAC of the normalised email, for sign-in by email without the plain text.
+    email_hmac: Mapped[str | None] = mapped_column(
+        String(64), index=True, default=email_hmac_default
+    )
     preferred_channel: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+@event.listens_for(Customer.email, "set")
+def _hash_email(target: Customer, value: str | None, *_: object) -> None:
+    target.email_hmac = lookup_hash(value)
 
 
 class Site(Base):

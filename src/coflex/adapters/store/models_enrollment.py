@@ -23,6 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from coflex.adapters.store.crypto import EncryptedText
 from coflex.adapters.store.models import Base, UtcDateTime
 
 
@@ -37,7 +38,8 @@ class ContractTransition(Base):
     to_status: Mapped[str] = mapped_column(String(16))
     action: Mapped[str] = mapped_column(String(24))
     at: Mapped[datetime] = mapped_column(UtcDateTime())
-    actor: Mapped[str] = mapped_column(String(200))
+    # The customer's name for their own actions, so stored encrypted.
+    actor: Mapped[str] = mapped_column(EncryptedText())
     detail: Mapped[str | None] = mapped_column(String(300))
 
 
@@ -81,10 +83,10 @@ class ContractAcceptance(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     contract_id: Mapped[int] = mapped_column(ForeignKey("contracts.id"), unique=True)
-    accepted_by: Mapped[str] = mapped_column(String(200))
+    accepted_by: Mapped[str] = mapped_column(EncryptedText())
     accepted_at: Mapped[datetime] = mapped_column(UtcDateTime())
     channel: Mapped[str] = mapped_column(String(16))
-    ip_address: Mapped[str | None] = mapped_column(String(64))
+    ip_address: Mapped[str | None] = mapped_column(EncryptedText())
     user_agent: Mapped[str | None] = mapped_column(String(300))
     recording_ref: Mapped[str | None] = mapped_column(String(200))
     document_hashes: Mapped[dict] = mapped_column(JSON)
@@ -114,7 +116,7 @@ class ContractTermination(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     contract_id: Mapped[int] = mapped_column(ForeignKey("contracts.id"), unique=True)
     terminated_at: Mapped[datetime] = mapped_column(UtcDateTime())
-    requested_by: Mapped[str] = mapped_column(String(200))
+    requested_by: Mapped[str] = mapped_column(EncryptedText())
     reason: Mapped[str] = mapped_column(String(300))
     exit_fee: Mapped[float] = mapped_column(Float)
     devices_released_at: Mapped[datetime] = mapped_column(UtcDateTime())

@@ -11,6 +11,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from coflex.adapters.store.crypto import EncryptedText
 from coflex.adapters.store.models import Base, UtcDateTime
 
 
@@ -28,7 +29,7 @@ class Account(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
     role: Mapped[str] = mapped_column(String(24))
-    display_name: Mapped[str] = mapped_column(String(200))
+    display_name: Mapped[str] = mapped_column(EncryptedText())
     password_hash: Mapped[str | None] = mapped_column(String(200))
     aggregator_id: Mapped[int | None] = mapped_column(ForeignKey("aggregators.id"))
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))

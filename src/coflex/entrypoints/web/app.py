@@ -18,6 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from coflex.adapters.store.crypto import load_keyring
 from coflex.adapters.store.database import migrate, open_engine, session_factory
 from coflex.entrypoints.openadr3.app import create_vtn_app
 from coflex.entrypoints.web import (
@@ -26,12 +27,14 @@ from coflex.entrypoints.web import (
     api_docs,
     api_enrollment,
     api_governance,
+    api_privacy,
     pages,
     pages_account,
     pages_complaints,
     pages_customer,
     pages_governance,
     pages_operator,
+    pages_privacy,
     pages_regulator,
 )
 from coflex.entrypoints.web.errors import (
@@ -98,6 +101,7 @@ def _api_app(state: dict[str, object]) -> FastAPI:
     api_app.include_router(api_actions.router)
     api_app.include_router(api_enrollment.build_router())
     api_app.include_router(api_governance.build_router())
+    api_app.include_router(api_privacy.router)
     api_app.include_router(api_docs.router)
     return api_app
 
@@ -152,6 +156,8 @@ def create_app(database_url: str, *, secure_cookies: bool = True) -> FastAPI:
         Mark the session cookie ``Secure`` with the ``__Host-`` prefix. Turn
         off only for clients that refuse Secure cookies over plain HTTP.
     """
+    # Fail at start, not at the first page, when no data key is configured.
+    load_keyring()
     engine = open_engine(database_url)
     migrate(engine)
     state: dict[str, object] = {
@@ -178,6 +184,7 @@ def create_app(database_url: str, *, secure_cookies: bool = True) -> FastAPI:
     for module in (
         pages,
         pages_customer,
+        pages_privacy,
         pages_operator,
         pages_regulator,
         pages_account,
