@@ -28,6 +28,7 @@ from coflex.entrypoints.web import (
     pages_regulator,
 )
 from coflex.entrypoints.web.errors import BodyLimit, install_error_handlers
+from coflex.entrypoints.web.rate_limits import RateLimited, RateLimits
 from coflex.entrypoints.web.security import LoginRequired
 from coflex.entrypoints.web.templating import templates
 from coflex.errors import CoflexError
@@ -96,15 +97,23 @@ async def _page_error(request: Request, exc: Exception) -> Response:
     else:
         assert isinstance(exc, HTTPException)
         status, message = exc.status_code, str(exc.detail)
-    return templates.TemplateResponse(
+    response = templates.TemplateResponse(
         request,
         "error.html",
         {"message": message, "status": status},
         status_code=status,
     )
+    if isinstance(exc, RateLimited):
+        response.headers["Retry-After"] = str(exc.retry_after_s)
+    return response
 
 
-def create_app(database_url: str, *, secure_cookies: bool = True) -> FastAPI:
+def create_app(
+    database_url: str,
+    *,
+    secure_cookies: bool = True,
+    rate_limits: RateLimits | None = None,
+) -> FastAPI:
     """Build the web application on the database at ``database_url``.
 
     Parameters
@@ -115,12 +124,16 @@ def create_app(database_url: str, *, secure_cookies: bool = True) -> FastAPI:
     secure_cookies
         Mark the session cookie ``Secure`` with the ``__Host-`` prefix. Turn
         off only for clients that refuse Secure cookies over plain HTTP.
+    rate_limits
+        Counters for sign-in, token and write limits. Default: in Redis when
+        ``COFLEX_RATE_LIMIT_STORAGE`` names it, else in process memory.
     """
     engine = open_engine(database_url)
     migrate(engine)
     state: dict[str, object] = {
         "factory": session_factory(engine),
         "secure_cookies": secure_cookies,
+        "rate_limits": rate_limits or RateLimits.from_environment(),
     }
 
     @asynccontextmanager
