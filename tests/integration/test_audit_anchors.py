@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import threading
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -249,3 +250,48 @@ def test_demo_anchors_twice(tmp_path: Path) -> None:
     check = _coflex("audit", "verify", "--database", database, env=env)
     assert check.returncode == 0, check.stdout + check.stderr
     assert "2 anchors match" in check.stdout
+
+
+def test_schedule_anchors_until_stopped(factory, key, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    anchors = tmp_path / "anchors.jsonl"
+    _fill(factory, 3)
+    schedule = audit_anchors.AnchorSchedule(factory, (anchors, key), interval_s=0.05)
+    schedule.start()
+    # Wait for the condition, not for a time: the machine may be slow.
+    for _ in range(2000):
+        if anchors.exists() and len(anchors.read_text().splitlines()) >= 2:
+            break
+        schedule.stopped.wait(0.05)
+    schedule.stop()
+    assert not schedule.is_alive()
+    check = _check(factory, anchors, key)
+    assert check.anchors_checked >= 2
+    assert check.findings == []
+
+
+def test_schedule_rejects_bad_interval(factory, key, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv(audit_anchors.INTERVAL_ENV, "hourly")
+    with pytest.raises(InputError, match="not a positive number of seconds"):
+        audit_anchors.start_schedule(factory, (tmp_path / "a.jsonl", key))
+
+
+def test_web_server_anchors(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from fastapi.testclient import TestClient
+
+    from coflex.entrypoints.web.app import create_app
+
+    database = f"sqlite:///{tmp_path / 'coflex.sqlite'}"
+    key_file = tmp_path / "keys" / "signing.pem"
+    signing.generate_key(key_file)
+    anchors = tmp_path / "anchors.jsonl"
+    monkeypatch.setenv("COFLEX_SIGNING_KEY_FILE", str(key_file))
+    monkeypatch.setenv(audit_anchors.ANCHORS_ENV, str(anchors))
+    app = create_app(database)
+    with TestClient(app):
+        for _ in range(2000):
+            if anchors.exists() and anchors.read_text():
+                break
+            threading.Event().wait(0.05)
+    lines = anchors.read_text().splitlines()
+    assert len(lines) >= 1
+    assert json.loads(lines[0])["seq"] == 0

@@ -32,9 +32,10 @@ import binascii
 import json
 import logging
 import os
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -43,17 +44,20 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
 
 from coflex.adapters import signing
 from coflex.adapters.store.models_governance import AuditEntry
-from coflex.errors import InputError
+from coflex.errors import CoflexError, InputError
 from coflex.services import audit
 
 logger = logging.getLogger(__name__)
 
 ANCHOR_VERSION = 1
 ANCHORS_ENV = "COFLEX_AUDIT_ANCHORS"
+INTERVAL_ENV = "COFLEX_AUDIT_ANCHOR_INTERVAL_S"
+DEFAULT_INTERVAL_S = 3600.0
 
 
 @dataclass(frozen=True)
@@ -323,3 +327,60 @@ def configured_anchoring() -> tuple[Path, Ed25519PrivateKey] | None:
         logger.info("audit anchoring is off: set %s to an anchors file", ANCHORS_ENV)
         return None
     return Path(target), signing.load_private_key()
+
+
+class AnchorSchedule(threading.Thread):
+    """A daemon thread that anchors the log every ``interval_s`` seconds.
+
+    ``coflex serve`` runs one while ``COFLEX_AUDIT_ANCHORS`` is set. A failed
+    anchor (a broken or truncated log, an unreachable database) is logged as
+    an error and tried again at the next interval.
+    """
+
+    def __init__(
+        self,
+        factory: sessionmaker[Session],
+        anchoring: tuple[Path, Ed25519PrivateKey],
+        interval_s: float = DEFAULT_INTERVAL_S,
+    ) -> None:
+        super().__init__(name="audit-anchors", daemon=True)
+        self.factory = factory
+        self.path, self.key = anchoring
+        self.interval_s = interval_s
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.is_set():
+            try:
+                with self.factory() as session:
+                    write_anchor(session, self.path, self.key, datetime.now(UTC))
+            except (CoflexError, SQLAlchemyError, OSError):
+                logger.exception("audit anchor to %s failed", self.path)
+            self.stopped.wait(self.interval_s)
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.join()
+
+
+def start_schedule(
+    factory: sessionmaker[Session], anchoring: tuple[Path, Ed25519PrivateKey] | None
+) -> AnchorSchedule | None:
+    """Start anchoring every ``COFLEX_AUDIT_ANCHOR_INTERVAL_S`` (default 3600 s)."""
+    if anchoring is None:
+        return None
+    raw = os.environ.get(INTERVAL_ENV, str(DEFAULT_INTERVAL_S))
+    try:
+        interval_s = float(raw)
+    except ValueError:
+        interval_s = -1.0
+    if interval_s <= 0:
+        raise InputError(
+            f"{INTERVAL_ENV}={raw!r} is not a positive number of seconds: "
+            "set e.g. 3600",
+            value=raw,
+            field=INTERVAL_ENV,
+        )
+    schedule = AnchorSchedule(factory, anchoring, interval_s)
+    schedule.start()
+    return schedule

@@ -154,8 +154,9 @@ def _customers_in_events(session: Session, events: list[int]) -> set[int]:
 def retention_schedule(session: Session, at: datetime) -> list[Retention]:
     """Compute when each customer's records may be purged.
 
-    The period is the longest of the jurisdiction's minimum and 6 years from
-    the customer's first record, and 2 years after their last contract ended.
+    Records are kept until the latest of: the jurisdiction's minimum and 6
+    years, both counted from the customer's first record, and 2 years after
+    their last contract ended.
     A customer with an accepted contract still running is kept. For a
     customer who never accepted a contract, the last recorded contact (a
     sales interaction or an issued document) takes the place of the end.

@@ -32,6 +32,7 @@ from coflex.entrypoints.web.rate_limits import RateLimited, RateLimits
 from coflex.entrypoints.web.security import LoginRequired
 from coflex.entrypoints.web.templating import templates
 from coflex.errors import CoflexError
+from coflex.services import audit_anchors
 
 logger = logging.getLogger(__name__)
 
@@ -136,9 +137,18 @@ def create_app(
         "rate_limits": rate_limits or RateLimits.from_environment(),
     }
 
+    anchoring = audit_anchors.configured_anchoring()
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # Signed anchors of the audit log while the server runs, if configured.
+        schedule = audit_anchors.start_schedule(
+            state["factory"],  # type: ignore[arg-type]
+            anchoring,
+        )
         yield
+        if schedule is not None:
+            schedule.stop()
         engine.dispose()
 
     web = FastAPI(docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
