@@ -461,3 +461,18 @@ def test_override_alone_triggers_event_hold(factory) -> None:  # type: ignore[no
         held_now = records.held_customers(session, EARLY_EXPIRY)
     assert held == set()
     assert held_now == {1, 2, 4}
+
+
+def test_recorded_retention_date_kept(factory) -> None:  # type: ignore[no-untyped-def]
+    """A later date stored at termination is never purged before."""
+    recorded = date(2027, 1, 1)
+    with transaction(factory) as session:
+        termination = session.scalars(
+            select(ContractTermination).where(ContractTermination.contract_id == 1)
+        ).one()
+        termination.retain_until = recorded
+    with factory() as session:
+        schedule = records.retention_schedule(session, EARLY_EXPIRY)
+    assert schedule[0].retain_until == datetime(2027, 1, 1, tzinfo=UTC)
+    assert _purge(factory, EARLY_EXPIRY).purged == ["A1-C000003"]
+    assert _purge(factory, datetime(2027, 1, 1, tzinfo=UTC)).purged == ["A1-C000001"]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, time
 from typing import Any
 
 from sqlalchemy import case, func, select
@@ -34,6 +34,7 @@ from coflex.adapters.store.models import (
     Statement,
 )
 from coflex.adapters.store.models_enrollment import (
+    ContractTermination,
     EnrollmentDocument,
     SalesInteraction,
 )
@@ -159,7 +160,9 @@ def retention_schedule(session: Session, at: datetime) -> list[Retention]:
     their last contract ended.
     A customer with an accepted contract still running is kept. For a
     customer who never accepted a contract, the last recorded contact (a
-    sales interaction or an issued document) takes the place of the end.
+    sales interaction or an issued document) takes the place of the end. A
+    later ``retain_until`` stored when a contract was terminated wins, so
+    no record goes before the date recorded then.
     """
     held = held_customers(session, at)
     running = case(
@@ -189,6 +192,7 @@ def retention_schedule(session: Session, at: datetime) -> list[Retention]:
         .order_by(Customer.id)
     ).all()
     last_contact = _last_contacts(session)
+    promised = _termination_dates(session)
     schedule = []
     for customer_id, ref, created, name, jurisdiction, ended, accepted, live in rows:
         if live:
@@ -200,9 +204,24 @@ def retention_schedule(session: Session, at: datetime) -> list[Retention]:
         policy = POLICIES.get(jurisdiction)
         minimum = policy.record_min_years if policy else 0
         until = retain_until(created, ended_at, minimum)
+        if until is not None and customer_id in promised:
+            until = max(until, promised[customer_id])
         held_now, purged = customer_id in held, name == PURGED_NAME
         schedule.append(Retention(customer_id, ref, ended_at, until, held_now, purged))
     return schedule
+
+
+def _termination_dates(session: Session) -> dict[int, datetime]:
+    rows = session.execute(
+        select(Contract.customer_id, func.max(ContractTermination.retain_until))
+        .join(ContractTermination, ContractTermination.contract_id == Contract.id)
+        .group_by(Contract.customer_id)
+    )
+    return {
+        customer_id: datetime.combine(day, time.min, tzinfo=UTC)
+        for customer_id, day in rows
+        if day is not None
+    }
 
 
 def _last_contacts(session: Session) -> dict[int, datetime]:
