@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from audit_tampering import allow_tampering
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
@@ -46,17 +47,6 @@ def _fill(factory, batches: int = 3, size: int = 4) -> None:  # type: ignore[no-
             audit.append(session, _records(size, offset=b * size))
 
 
-def _allow_tampering(session) -> None:  # type: ignore[no-untyped-def]
-    """Remove the append-only triggers, as an attacker with DDL rights could."""
-    if session.get_bind().dialect.name == "sqlite":
-        session.execute(text("DROP TRIGGER audit_log_no_update"))
-        session.execute(text("DROP TRIGGER audit_log_no_delete"))
-    else:
-        session.execute(
-            text("ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_change")
-        )
-
-
 def test_chain_verifies_after_batches(factory) -> None:  # type: ignore[no-untyped-def]
     _fill(factory)
     with factory() as session:
@@ -90,7 +80,7 @@ def test_delete_rejected_by_database(factory) -> None:  # type: ignore[no-untype
 def test_edited_row_detected(factory) -> None:  # type: ignore[no-untyped-def]
     _fill(factory)
     with transaction(factory) as session:
-        _allow_tampering(session)
+        allow_tampering(session)
         session.execute(
             text("UPDATE audit_log SET subject = 'device:999' WHERE seq = 6")
         )
@@ -104,7 +94,7 @@ def test_edited_row_detected(factory) -> None:  # type: ignore[no-untyped-def]
 def test_deleted_row_detected(factory) -> None:  # type: ignore[no-untyped-def]
     _fill(factory)
     with transaction(factory) as session:
-        _allow_tampering(session)
+        allow_tampering(session)
         session.execute(text("DELETE FROM audit_log WHERE seq = 5"))
     with factory() as session:
         report = audit.verify(session)
@@ -121,7 +111,7 @@ def test_rehashed_row_breaks_next_link(factory) -> None:  # type: ignore[no-unty
     fields["subject"] = "device:999"
     forged = audit.chain_hash(row.prev_hash, fields)
     with transaction(factory) as session:
-        _allow_tampering(session)
+        allow_tampering(session)
         session.execute(
             text(
                 "UPDATE audit_log SET subject = 'device:999', row_hash = :h "

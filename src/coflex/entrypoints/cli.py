@@ -80,6 +80,12 @@ app.add_typer(cli_openadr.app, name="openadr3")
 from coflex.entrypoints import cli_privacy  # noqa: E402
 
 app.add_typer(cli_privacy.app, name="privacy")
+from coflex.entrypoints import cli_registration  # noqa: E402
+
+app.add_typer(cli_registration.app, name="registration")
+from coflex.entrypoints import cli_consent  # noqa: E402
+
+app.add_typer(cli_consent.app, name="consent")
 
 
 def _parse_local_time(value: str | None, option: str) -> datetime | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -180,14 +181,66 @@ def release(
 
 @app.command("purge")
 def purge(
-    by: ByOption = "operator", at: AtOption = None, database: DatabaseOption = None
+    report: Annotated[
+        Path | None,
+        typer.Option(help="Write the purge report (JSON) to this file."),
+    ] = None,
+    by: ByOption = "operator",
+    at: AtOption = None,
+    database: DatabaseOption = None,
 ) -> None:
     """Purge personal records whose retention has ended, except those on hold."""
     from coflex.services import records
 
     when = parse_at(at)
     result = run_step(database, lambda s: records.purge_expired(s, when, by))
+    if report is not None:
+        document = {
+            "purged_at": when.isoformat(),
+            "by": by,
+            "customers": result.report,
+        }
+        report.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    for entry in result.report:
+        rows = sum(entry["rows"].values())
+        console.print(
+            f"{entry['customer']}: {entry['action']} (retention ended "
+            f"{entry['retain_until']}, {rows} rows)",
+            highlight=False,
+        )
     console.print(
         f"purged {len(result.purged)} customers; kept {len(result.held_skipped)} "
-        "on legal hold",
+        "on legal hold" + (f"; wrote {report}" if report else ""),
     )
+
+
+@app.command("schedule")
+def schedule(at: AtOption = None, database: DatabaseOption = None) -> None:
+    """Print what the purge does to each record kind and each customer's date."""
+    from rich.table import Table
+
+    from coflex.domain.administration.retention import RECORD_KINDS
+    from coflex.services import records
+
+    kinds = Table("record kind", "table", "at purge")
+    for kind, table, action in RECORD_KINDS:
+        kinds.add_row(kind, table, action)
+    console.print(kinds)
+    when = parse_at(at)
+    items = run_step(database, lambda s: records.retention_schedule(s, when))
+    customers = Table("customer", "contract ended", "retain until", "status")
+    for item in items:
+        status = ""
+        if item.purged:
+            status = "purged"
+        elif item.held:
+            status = "legal hold"
+        until = item.retain_until.date().isoformat() if item.retain_until else ""
+        ended = item.contract_ended_at
+        customers.add_row(
+            item.reference,
+            ended.date().isoformat() if ended else "running",
+            until or "while the contract runs",
+            status,
+        )
+    console.print(customers)

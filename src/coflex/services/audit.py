@@ -9,9 +9,10 @@ action, so an action and its audit rows are stored together or not at all.
 Rows carry ids, codes and hashes of documents, never names, addresses or the
 text sent to a customer.
 
-NOTE: cutting rows off the end of the log leaves a shorter chain that still
-verifies. `coflex audit verify` prints the head hash and row count so that an
-operator can keep them elsewhere, and regulator exports sign them.
+Cutting rows off the end of the log leaves a shorter chain that still
+verifies on its own. Signed anchors of the head, kept outside the database
+(:mod:`coflex.services.audit_anchors`), reveal that, and regulator exports
+sign the head as well.
 """
 
 from __future__ import annotations

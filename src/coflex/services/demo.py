@@ -51,6 +51,7 @@ from coflex.domain.operations.requests import FlexibilityRequest, validate_reque
 from coflex.domain.programs import EventClass, ProgramTerms
 from coflex.errors import InputError
 from coflex.services import (
+    audit_anchors,
     demo_accounts,
     demo_contracts,
     dispatch,
@@ -187,6 +188,7 @@ def run_demo(options: DemoOptions, *, console: Console) -> dict[str, object]:
     # The request is checked before anything is stored, so bad input leaves
     # the database and the output folder untouched.
     validate_request(_request(scenario, _target_kw(options)), TERMS)
+    anchoring = audit_anchors.configured_anchoring()
     url = options.database_url or default_database_url()
     engine = open_engine(url)
     try:
@@ -196,9 +198,11 @@ def run_demo(options: DemoOptions, *, console: Console) -> dict[str, object]:
         options.output_dir.mkdir(parents=True, exist_ok=True)
         with _progress(console, options.show_progress) as progress:
             world = _enroll(factory, options, scenario, weather, load, rng, progress)
+            _anchor(factory, anchoring)
             summary = _run_event(
                 factory, options, scenario, weather, world, rng, progress, url, alerts
             )
+            _anchor(factory, anchoring)
     finally:
         engine.dispose()
     summary["seconds"] = round(clock.perf_counter() - started, 1)
@@ -207,6 +211,13 @@ def run_demo(options: DemoOptions, *, console: Console) -> dict[str, object]:
     )
     _print_summary(console, summary)
     return summary
+
+
+def _anchor(factory, anchoring) -> None:  # type: ignore[no-untyped-def]
+    """Append a signed anchor of the audit log's head, when anchoring is set up."""
+    if anchoring is not None:
+        with factory() as session:
+            audit_anchors.write_anchor(session, *anchoring, datetime.now(UTC))
 
 
 @dataclass

@@ -140,3 +140,68 @@ def renewal_reminders(session: Session, at: datetime) -> list[RenewalReminder]:
                 )
             )
     return due
+
+
+def renew_registration(
+    session: Session,
+    registration_id: int,
+    *,
+    expires_at: datetime,
+    at: datetime,
+    number: str | None = None,
+) -> int:
+    """Store the renewal of a registration as a new row; return its id.
+
+    A renewal recorded before the old expiry starts at that expiry, so the
+    aggregator has no gap. A late renewal starts at ``at``.
+    The old row stays as the record of the earlier period.
+
+    Raises
+    ------
+    NotFoundError
+        If no registration has ``registration_id``.
+    InputError
+        If the new expiry is not after the renewal's start.
+    """
+    old = session.get(Registration, registration_id)
+    if old is None:
+        raise NotFoundError(
+            f"registration {registration_id} not found: list them with "
+            "`coflex registration list`",
+            value=registration_id,
+            field="registration_id",
+        )
+    new_id = record_registration(
+        session,
+        old.aggregator_id,
+        jurisdiction=old.jurisdiction,
+        authority=old.authority,
+        number=number or old.number,
+        valid_from=old.expires_at if old.expires_at > at else at,
+        expires_at=expires_at,
+        scope=old.scope,
+    )
+    audit.append(
+        session,
+        [
+            audit.AuditRecord(
+                at=at,
+                action="registration_renewed",
+                subject=f"registration:{new_id}",
+                details={"renews": old.id, "expires_at": audit.iso(expires_at)},
+            )
+        ],
+    )
+    logger.info("registration %d renewed as %d", old.id, new_id)
+    return new_id
+
+
+def registrations(session: Session) -> list[Registration]:
+    """Return every stored registration, by jurisdiction and start."""
+    return list(
+        session.scalars(
+            select(Registration).order_by(
+                Registration.jurisdiction, Registration.valid_from, Registration.id
+            )
+        )
+    )

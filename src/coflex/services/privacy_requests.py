@@ -52,7 +52,7 @@ from coflex.adapters.store.models_governance import (
 from coflex.adapters.store.models_operations import AutomationDocument
 from coflex.adapters.store.models_web import Account, ApiToken, BrowserSession
 from coflex.errors import InputError, RuleViolation
-from coflex.services import audit, records
+from coflex.services import audit, records, records_purge
 
 logger = logging.getLogger(__name__)
 
@@ -280,7 +280,7 @@ def delete_customer(
     result = DeletionResult(customer.reference, pseudonym(customer))
     held = reason == "under a legal hold"
     if not retained:
-        result.erased.update(records.purge_customer_records(session, customer.id))
+        result.erased.update(records_purge.purge_customer(session, customer.id, at))
     elif not held:
         result.erased.update(_erase_unretained(session, customer, at))
     _anonymise(session, customer, plain, result.pseudonym, at)

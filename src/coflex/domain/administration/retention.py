@@ -36,3 +36,46 @@ def retain_until(
         add_years(contract_ended_at, CONTRACT_TAIL_YEARS),
         add_years(first_record_at, FLOOR_YEARS),
     )
+
+
+# What the purge does to each kind of record kept under the Code (section E,
+# Record Keeping, and the records its other provisions produce), once a
+# customer's retention has ended.
+# "delete" removes the rows; "erase" keeps the row, its ids and its hashes but
+# blanks the personal fields; "keep" leaves rows that hold ids, times and
+# amounts only, which settlements and the audit log still point to.
+RECORD_KINDS: tuple[tuple[str, str, str], ...] = (
+    ("sales communications", "sales_interactions", "delete"),
+    ("sales communications", "contact_flags", "delete"),
+    ("proposals, Key Facts and contracts", "enrollment_documents", "erase"),
+    ("proposals, Key Facts and contracts", "contract_acceptances", "erase"),
+    ("proposals, Key Facts and contracts", "contract_terminations", "erase"),
+    ("proposals, Key Facts and contracts", "contracts", "keep"),
+    ("proposals, Key Facts and contracts", "contract_offers", "keep"),
+    ("proposals, Key Facts and contracts", "contract_transitions", "keep"),
+    ("proposals, Key Facts and contracts", "contract_amendments", "keep"),
+    ("consents", "consents", "delete"),
+    ("notices", "notices", "delete"),
+    ("commands", "device_commands", "keep"),
+    ("commands", "eligibility_decisions", "keep"),
+    ("commands", "participations", "keep"),
+    ("commands", "command_vetoes", "keep"),
+    ("overrides", "overrides", "keep"),
+    ("overrides", "pending_overrides", "keep"),
+    ("baselines with inputs and method", "baselines", "delete"),
+    ("baselines with inputs and method", "meter_days", "delete"),
+    ("statements", "statements", "delete"),
+    ("statements", "automation_documents", "delete"),
+    ("statements", "settlements", "keep"),
+    ("complaints", "complaints", "delete"),
+    ("complaints", "complaint_reminders", "delete"),
+    ("privacy requests", "privacy_requests", "delete"),
+    ("accounts", "accounts", "erase"),
+    ("accounts", "browser_sessions", "delete"),
+    ("accounts", "api_tokens", "delete"),
+    ("customer and sites", "customers", "erase"),
+    ("customer and sites", "sites", "erase"),
+    ("customer and sites", "devices", "keep"),
+    ("customer and sites", "oa3_clients", "keep"),
+    ("audit log", "audit_log", "keep"),
+)

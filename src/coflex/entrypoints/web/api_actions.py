@@ -4,7 +4,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -22,9 +22,16 @@ from coflex.domain.programs import ProgramTerms
 from coflex.entrypoints.web import schemas, scope
 from coflex.entrypoints.web.api import ERRORS, RESOURCE_BY_PATH, Factory, ItemId
 from coflex.entrypoints.web.api import fetch_visible as fetch
+from coflex.entrypoints.web.errors import ErrorBody
+from coflex.entrypoints.web.rate_limits import (
+    admit_sign_in,
+    admit_write,
+    count_failed_sign_in,
+)
 from coflex.entrypoints.web.security import _bearer, api_roles
 from coflex.services import override_inbox, request_limits
 from coflex.services.accounts import (
+    AuthenticationError,
     NotFound,
     Principal,
     Role,
@@ -36,6 +43,13 @@ from coflex.services.accounts import (
 from coflex.services.events import receive_request
 
 router = APIRouter()
+LIMITED = {
+    **ERRORS,
+    429: {
+        "model": ErrorBody,
+        "description": "Too many requests: retry after the Retry-After seconds",
+    },
+}
 Customer = Annotated[Principal, Depends(api_roles(Role.CUSTOMER))]
 GridOperator = Annotated[Principal, Depends(api_roles(Role.GRID_OPERATOR))]
 DeviceAccount = Annotated[Principal, Depends(api_roles(Role.DEVICE))]
@@ -45,20 +59,31 @@ AnyAccount = Annotated[Principal, Depends(api_roles(*Role))]
 @router.post(
     "/tokens",
     status_code=201,
-    responses=ERRORS,
+    responses=LIMITED,
     tags=["accounts"],
     operation_id="create_token",
 )
-def create_token(body: schemas.TokenIn, factory: Factory) -> schemas.TokenOut:
-    """Exchange a username and password for a bearer token (valid 30 days)."""
+def create_token(
+    request: Request, body: schemas.TokenIn, factory: Factory
+) -> schemas.TokenOut:
+    """Exchange a username and password for a bearer token (valid 30 days).
+
+    Wrong passwords and requests from one client address are rate-limited:
+    over a limit the reply is 429 with a Retry-After header.
+    """
     now = utc_now()
-    with transaction(factory) as session:
-        account = authenticate(session, body.username, body.password)
-        token = issue_token(session, account, body.name, now)
-        row = session.scalar(
-            select(ApiToken).where(ApiToken.token_sha256 == digest(token))
-        )
-        expires = row.expires_at if row is not None else now
+    admit_sign_in(request, body.username, "token_attempts_per_address")
+    try:
+        with transaction(factory) as session:
+            account = authenticate(session, body.username, body.password)
+            token = issue_token(session, account, body.name, now)
+            row = session.scalar(
+                select(ApiToken).where(ApiToken.token_sha256 == digest(token))
+            )
+            expires = row.expires_at if row is not None else now
+    except AuthenticationError:
+        count_failed_sign_in(request, body.username)
+        raise
     return schemas.TokenOut(token=token, expires_at=expires)
 
 
@@ -159,12 +184,12 @@ def _override_out(status: override_inbox.OverrideStatus) -> schemas.OverrideRequ
 @router.post(
     "/overrides",
     status_code=202,
-    responses=ERRORS,
+    responses=LIMITED,
     tags=["overrides"],
     operation_id="request_override",
 )
 def request_override(
-    principal: Customer, body: schemas.OverrideIn, factory: Factory
+    request: Request, principal: Customer, body: schemas.OverrideIn, factory: Factory
 ) -> schemas.OverrideRequestOut:
     """Stop a running event at one of your sites; honoured within 60 seconds.
 
@@ -172,6 +197,7 @@ def request_override(
     request until its status is ``honoured``. Pressing again returns the
     same request.
     """
+    admit_write(request, "override_writes_per_account", principal.account_id)
     with factory() as session:
         fetch(session, RESOURCE_BY_PATH["sites"], principal, body.site_id)
     status = override_inbox.request_override(

@@ -42,9 +42,11 @@ from coflex.entrypoints.web.errors import (
     _field_of,
     install_error_handlers,
 )
+from coflex.entrypoints.web.rate_limits import RateLimited, RateLimits
 from coflex.entrypoints.web.security import LoginRequired
 from coflex.entrypoints.web.templating import templates
 from coflex.errors import CoflexError
+from coflex.services import audit_anchors
 
 logger = logging.getLogger(__name__)
 
@@ -116,12 +118,15 @@ async def _page_error(request: Request, exc: Exception) -> Response:
     else:
         assert isinstance(exc, HTTPException)
         status, message = exc.status_code, str(exc.detail)
-    return templates.TemplateResponse(
+    response = templates.TemplateResponse(
         request,
         "error.html",
         {"message": message, "status": status},
         status_code=status,
     )
+    if isinstance(exc, RateLimited):
+        response.headers["Retry-After"] = str(exc.retry_after_s)
+    return response
 
 
 async def _page_invalid_form(request: Request, exc: Exception) -> Response:
@@ -144,7 +149,12 @@ async def _page_invalid_form(request: Request, exc: Exception) -> Response:
     )
 
 
-def create_app(database_url: str, *, secure_cookies: bool = True) -> FastAPI:
+def create_app(
+    database_url: str,
+    *,
+    secure_cookies: bool = True,
+    rate_limits: RateLimits | None = None,
+) -> FastAPI:
     """Build the web application on the database at ``database_url``.
 
     Parameters
@@ -155,6 +165,9 @@ def create_app(database_url: str, *, secure_cookies: bool = True) -> FastAPI:
     secure_cookies
         Mark the session cookie ``Secure`` with the ``__Host-`` prefix. Turn
         off only for clients that refuse Secure cookies over plain HTTP.
+    rate_limits
+        Counters for sign-in, token and write limits. Default: in Redis when
+        ``COFLEX_RATE_LIMIT_STORAGE`` names it, else in process memory.
     """
     # Fail at start, not at the first page, when no data key is configured.
     load_keyring()
@@ -163,11 +176,21 @@ def create_app(database_url: str, *, secure_cookies: bool = True) -> FastAPI:
     state: dict[str, object] = {
         "factory": session_factory(engine),
         "secure_cookies": secure_cookies,
+        "rate_limits": rate_limits or RateLimits.from_environment(),
     }
+
+    anchoring = audit_anchors.configured_anchoring()
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # Signed anchors of the audit log while the server runs, if configured.
+        schedule = audit_anchors.start_schedule(
+            state["factory"],  # type: ignore[arg-type]
+            anchoring,
+        )
         yield
+        if schedule is not None:
+            schedule.stop()
         engine.dispose()
 
     web = FastAPI(docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)

@@ -47,10 +47,16 @@ class ErrorBody(BaseModel):
 
 
 def error_response(
-    status: int, code: str, message: str, field: str | None = None
+    status: int,
+    code: str,
+    message: str,
+    field: str | None = None,
+    retry_after_s: int | None = None,
 ) -> JSONResponse:
     body = ErrorBody(error=ErrorDetail(code=code, message=message, field=field))
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+    if retry_after_s is not None:
+        headers["Retry-After"] = str(retry_after_s)
     return JSONResponse(body.model_dump(), status_code=status, headers=headers)
 
 
@@ -99,7 +105,10 @@ async def _on_coflex_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, CoflexError)
     if exc.http_status >= 500:
         logger.error("request %s failed: %s", request.url.path, exc.code)
-    return error_response(exc.http_status, exc.code, exc.message, exc.field)
+    retry_after_s = getattr(exc, "retry_after_s", None)
+    return error_response(
+        exc.http_status, exc.code, exc.message, exc.field, retry_after_s
+    )
 
 
 async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:

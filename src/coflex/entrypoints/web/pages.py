@@ -11,6 +11,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from coflex.adapters.store.database import transaction
 from coflex.adapters.store.models_web import Account
+from coflex.entrypoints.web.rate_limits import (
+    RateLimited,
+    admit_sign_in,
+    count_failed_sign_in,
+)
 from coflex.entrypoints.web.security import (
     LOGIN_CSRF_COOKIE,
     CsrfField,
@@ -80,6 +85,12 @@ def login(
     expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not expected or not hmac.compare_digest(expected, csrf_token):
         return _login_page(request, "The form expired. Please sign in again.", 400)
+    try:
+        admit_sign_in(request, username, "login_attempts_per_address")
+    except RateLimited as exc:
+        limited = _login_page(request, exc.message.capitalize() + ".", 429)
+        limited.headers["Retry-After"] = str(exc.retry_after_s)
+        return limited
     factory = session_factory(request)
     try:
         with transaction(factory) as session:
@@ -87,6 +98,7 @@ def login(
             token, _ = open_session(session, account, utc_now())
             home = HOME[Role(account.role)]
     except AuthenticationError as exc:
+        count_failed_sign_in(request, username)
         return _login_page(request, exc.message.capitalize() + ".", 401)
     response = RedirectResponse(home, status_code=303)
     response.set_cookie(

@@ -24,6 +24,7 @@ from coflex.adapters.store.models import (
 )
 from coflex.adapters.store.models_web import PendingOverride
 from coflex.domain.programs import ProgramTerms
+from coflex.entrypoints.web.rate_limits import admit_write
 from coflex.entrypoints.web.schemas import MAX_ID
 from coflex.entrypoints.web.security import (
     CsrfField,
@@ -231,6 +232,7 @@ def override(
 ) -> Response:
     """Stop the event at the customer's site in one step."""
     check_csrf(user, csrf_token)
+    admit_write(request, "override_writes_per_account", user.principal.account_id)
     factory = session_factory(request)
     with factory() as session:
         site = session.get(Site, site_id)
