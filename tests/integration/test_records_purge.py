@@ -42,6 +42,9 @@ from coflex.adapters.store.models import (
 )
 from coflex.adapters.store.models_enrollment import (
     ContactFlag,
+    DualEnrollmentFlag,
+    OtherEnrollmentDeclaration,
+    SiteServicePoint,
     ContractAcceptance,
     ContractTermination,
     EnrollmentDocument,
@@ -250,6 +253,25 @@ def _personal_records(session, customer: Customer, contract: Contract, event: Ev
                 sale=True,
             ),
             ContactFlag(customer_id=customer.id, set_at=CREATED, reason="asked"),
+            SiteServicePoint(
+                site_id=site.id, service_point_id="SP-1001", recorded_at=CREATED
+            ),
+            OtherEnrollmentDeclaration(
+                site_id=site.id,
+                provider="GridCo",
+                service="demand_response",
+                program="Summer Saver",
+                declared_at=CREATED,
+                declared_by=customer.name,
+            ),
+            DualEnrollmentFlag(
+                site_id=site.id,
+                program_id=contract.program_id,
+                source="declaration",
+                other_provider="GridCo",
+                detail="declared by the customer",
+                flagged_at=CREATED,
+            ),
             ContractAcceptance(
                 contract_id=contract.id,
                 accepted_by=customer.name,
@@ -448,7 +470,9 @@ def test_event_hold_keeps_participants(factory) -> None:  # type: ignore[no-unty
     kept = [e for e in result.report if e["action"] == "kept_on_legal_hold"]
     assert [e["customer"] for e in kept] == ["A1-C000001", "A1-C000002"]
     assert _count(factory, Baseline) == 3
-    assert _count(factory, Customer, name="Name 1") == 1
+    with factory() as session:
+        # Names are encrypted at rest, so the check reads the row, not a filter.
+        assert session.get(Customer, 1).name == "Name 1"
 
 
 def test_override_alone_triggers_event_hold(factory) -> None:  # type: ignore[no-untyped-def]

@@ -29,8 +29,11 @@ from coflex.adapters.store.models_enrollment import (
     ContactFlag,
     ContractAcceptance,
     ContractTermination,
+    DualEnrollmentFlag,
     EnrollmentDocument,
+    OtherEnrollmentDeclaration,
     SalesInteraction,
+    SiteServicePoint,
 )
 from coflex.adapters.store.models_governance import (
     Complaint,
@@ -73,8 +76,16 @@ def _steps(customer_id: int) -> list[tuple[str, Delete | Update]]:
             (name, delete(model).where(model.customer_id == customer_id))
             for name, model in by_customer
         ],
-        ("baselines", delete(Baseline).where(Baseline.site_id.in_(sites))),
-        ("meter_days", delete(MeterDay).where(MeterDay.site_id.in_(sites))),
+        *[
+            (name, delete(model).where(model.site_id.in_(sites)))
+            for name, model in (
+                ("baselines", Baseline),
+                ("meter_days", MeterDay),
+                ("dual_enrollment_flags", DualEnrollmentFlag),
+                ("other_enrollment_declarations", OtherEnrollmentDeclaration),
+                ("site_service_points", SiteServicePoint),
+            )
+        ],
         (
             "browser_sessions",
             delete(BrowserSession).where(BrowserSession.account_id.in_(accounts)),
