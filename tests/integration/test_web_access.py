@@ -47,11 +47,16 @@ ACTIONS = {
     ("GET", "/override-requests/{item_id}"): {"customer"},
     ("POST", "/device-commands/{item_id}/acknowledgement"): {"device"},
     ("GET", "/statements/{item_id}/document"): {"operator", "customer"},
+    ("POST", "/events/{item_id}/change"): {"operator"},
+    ("POST", "/events/{item_id}/cancellation"): {"operator"},
+    ("POST", "/opt-outs"): {"customer"},
+    ("POST", "/program-departures"): {"customer"},
 }
 PAGES = {
     "/portal": {"customer"},
     "/portal/statements/1": {"customer"},
     "/portal/overrides/1": {"customer"},
+    "/portal/opt-outs/1": {"customer"},
     "/console": {"operator"},
     "/console/events/1": {"operator"},
     "/regulator": {"regulator"},
@@ -73,6 +78,11 @@ BODIES = {
         "event_class": "reliability",
     },
     "/overrides": {"event_id": 1, "site_id": 1},
+    "/events/{item_id}/change": {"reason": "access check", "target_kw": 5.0},
+    "/events/{item_id}/cancellation": {"reason": "access check"},
+    "/opt-outs": {"event_id": 1, "site_id": 1},
+    # A program no customer is enrolled in, so that the check leaves no one.
+    "/program-departures": {"program_id": 999999},
 }
 
 

@@ -74,6 +74,9 @@ app.add_typer(cli_enrollment.app)
 from coflex.entrypoints import cli_openadr  # noqa: E402
 
 app.add_typer(cli_openadr.app, name="openadr3")
+from coflex.entrypoints import cli_events  # noqa: E402
+
+app.add_typer(cli_events.app, name="event")
 
 
 def _parse_local_time(value: str | None, option: str) -> datetime | None:

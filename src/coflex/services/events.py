@@ -380,6 +380,7 @@ def send_notices(
             index.timezone[s],
             reserve=s not in planned_sites,
             override_hint=OVERRIDE_HINT,
+            free_opt_outs_per_season=index.terms[s].free_opt_outs_per_season,
         )
         delivered = receipt.delivered_at
         terms = index.terms[s]

@@ -365,3 +365,4 @@ from coflex.adapters.store import models_web  # noqa: E402,F401
 from coflex.adapters.store import models_operations  # noqa: E402,F401
 from coflex.adapters.store import models_enrollment  # noqa: E402,F401
 from coflex.adapters.store import models_openadr  # noqa: E402,F401
+from coflex.adapters.store import models_notices  # noqa: E402,F401

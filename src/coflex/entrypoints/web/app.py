@@ -22,9 +22,11 @@ from coflex.entrypoints.openadr3.app import create_vtn_app
 from coflex.entrypoints.web import (
     api,
     api_actions,
+    api_event_changes,
     pages,
     pages_customer,
     pages_operator,
+    pages_optout,
     pages_regulator,
 )
 from coflex.entrypoints.web.errors import BodyLimit, install_error_handlers
@@ -83,6 +85,7 @@ def _api_app(state: dict[str, object]) -> FastAPI:
     install_error_handlers(api_app)
     api_app.include_router(api.build_router())
     api_app.include_router(api_actions.router)
+    api_app.include_router(api_event_changes.router)
     return api_app
 
 
@@ -140,6 +143,7 @@ def create_app(database_url: str, *, secure_cookies: bool = True) -> FastAPI:
     web.mount("/static", StaticFiles(directory=_STATIC), name="static")
     for module in (pages, pages_customer, pages_operator, pages_regulator):
         web.include_router(module.router)
+    web.include_router(pages_optout.router)
     web.add_middleware(SecurityHeaders)
     web.add_middleware(BodyLimit)
     return web
