@@ -28,7 +28,7 @@ from coflex.adapters.store.models_governance import AuditEntry
 from coflex.adapters.store.models_notices import EventChange, SiteWithdrawal
 from coflex.domain.operations.notice import EMERGENCY_NOTICE_AFTER_S
 from coflex.domain.programs import EventClass
-from coflex.errors import RequestError, RuleViolation
+from coflex.errors import NotFoundError, RequestError, RuleViolation
 from coflex.services import demo, dispatch, event_changes
 
 
@@ -364,3 +364,55 @@ def test_change_and_cancel_across_fall_back(staged: StagedEvent) -> None:
     assert [c.kind for c in changes_stored] == ["change", "cancel"]
     assert changes_stored[0].window_after["start"] == start.isoformat()
     assert changes_stored[1].window_before["end"] == end.isoformat()
+
+
+def test_leave_program_by_contract_state(staged: StagedEvent) -> None:
+    """Cooling-off cancels at no cost; a lapsed cooling-off ends by termination."""
+    from coflex.adapters.store.models import Contract
+    from coflex.services import opt_outs
+
+    now = staged.prepared.request.received_at
+    index = staged.prepared.index
+    in_period, lapsed = int(index.customer_id[0]), int(index.customer_id[1])
+    with staged.factory() as session:
+        for customer_id, ends in (
+            (in_period, now + timedelta(days=3)),
+            (lapsed, now - timedelta(days=3)),
+        ):
+            contract = session.scalar(
+                select(Contract).where(Contract.customer_id == customer_id)
+            )
+            assert contract is not None
+            contract.status = "cooling_off"
+            contract.cooling_off_ends_at = ends
+        session.commit()
+
+    cancelled = opt_outs.leave_program(
+        staged.factory,
+        in_period,
+        staged.program_id,
+        account_id=None,
+        channel="cli",
+        now=now,
+    )
+    terminated = opt_outs.leave_program(
+        staged.factory,
+        lapsed,
+        staged.program_id,
+        account_id=None,
+        channel="cli",
+        now=now,
+    )
+    assert cancelled.status == "cancelled"
+    assert cancelled.final_statement_id is None
+    assert terminated.status == "terminated"
+    assert terminated.final_statement_id is not None
+    with pytest.raises(NotFoundError, match="no open contract"):
+        opt_outs.leave_program(
+            staged.factory,
+            lapsed,
+            staged.program_id,
+            account_id=None,
+            channel="cli",
+            now=now,
+        )

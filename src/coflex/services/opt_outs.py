@@ -251,8 +251,9 @@ def leave_program(
 ) -> Departure:
     """End the customer's contract and withdraw their sites from coming events.
 
-    In the cooling-off period the contract is cancelled at no cost; after it
-    the contract is terminated with a final statement and no exit fee.
+    In the cooling-off period the contract is cancelled at no cost. After it
+    the contract is terminated with a final statement and no exit fee; a
+    contract still marked cooling-off after its period is activated first.
 
     Raises
     ------
@@ -270,6 +271,14 @@ def leave_program(
     with transaction(factory) as session:
         contract = _open_contract(session, customer_id, program_id)
         statement_id = None
+        ends = contract.cooling_off_ends_at
+        if contract.status == ContractStatus.COOLING_OFF.value and (
+            ends is not None and ends <= now
+        ):
+            # The period is over but nothing activated the contract yet. The
+            # state machine rejects a cancellation now, so the contract is
+            # activated as of the period's end and then terminated.
+            contracting.activate(session, contract.id, ends, actor)
         if contract.status == ContractStatus.ACTIVE.value:
             customer = session.get(Customer, customer_id)
             program = session.get(Program, program_id)
