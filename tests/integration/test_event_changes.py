@@ -416,3 +416,48 @@ def test_leave_program_by_contract_state(staged: StagedEvent) -> None:
             channel="cli",
             now=now,
         )
+
+
+def test_reminders_follow_changes(staged: StagedEvent) -> None:
+    """Reminders give the changed window, skip withdrawn sites, stop on cancel."""
+    from coflex.services import events, opt_outs
+
+    prepared = staged.prepared
+    now = prepared.request.received_at
+    planned = prepared.candidate_device_pos[prepared.plan.fraction > 0]
+    site_pos = int(prepared.index.device_site[planned[0]])
+    site_id = int(prepared.index.site_id[site_pos])
+    customer_id = int(prepared.index.customer_id[site_pos])
+    opt_outs.opt_out(
+        staged.factory,
+        prepared.event_id,
+        site_id,
+        customer_id=customer_id,
+        account_id=None,
+        channel="cli",
+        now=now,
+    )
+    new_start = prepared.request.start + timedelta(minutes=30)
+    event_changes.change_event(
+        staged.factory,
+        prepared.event_id,
+        now=now,
+        actor="operator",
+        reason="later peak",
+        start=new_start,
+    )
+    channels = SimulatedNoticeChannels(np.random.default_rng(2))
+    sent = events.send_reminders(staged.factory, prepared, channels)
+
+    reminders = _notices(staged, "reminder")
+    assert sent == len(reminders) > 0
+    assert customer_id not in {n.customer_id for n in reminders}
+    for notice in reminders:
+        assert notice.created_at == new_start - timedelta(
+            seconds=events.REMINDER_LEAD_S
+        )
+        assert "15:30 EDT" in notice.body
+    event_changes.cancel_event(
+        staged.factory, prepared.event_id, now=now, actor="operator", reason="x"
+    )
+    assert events.send_reminders(staged.factory, prepared, channels) == 0
