@@ -74,12 +74,17 @@ ACTIONS = {
     ("POST", "/customers/{item_id}/corrections"): {"customer", *STAFF},
     ("POST", "/customers/{item_id}/deletion"): {"customer", *STAFF},
     ("GET", "/privacy-requests"): {"customer", "regulator", *STAFF},
+    ("POST", "/events/{item_id}/change"): {"operator"},
+    ("POST", "/events/{item_id}/cancellation"): {"operator"},
+    ("POST", "/opt-outs"): {"customer"},
+    ("POST", "/program-departures"): {"customer"},
 }
 PAGES = {
     "/portal": {"customer"},
     "/portal/statements/1": {"customer"},
     "/portal/overrides/1": {"customer"},
     "/portal/privacy": {"customer"},
+    "/portal/opt-outs/1": {"customer"},
     "/console": {"operator"},
     "/console/events/1": {"operator"},
     "/regulator": {"regulator"},
@@ -124,6 +129,11 @@ BODIES = {
     "/record-requests": {"event_id": 1, "reason": "inquiry 2026-14"},
     "/claims/{item_id}/review": {"reviewer": "compliance officer"},
     "/claims/{item_id}/withdrawal": {"reason": "source withdrawn"},
+    "/events/{item_id}/change": {"reason": "access check", "target_kw": 5.0},
+    "/events/{item_id}/cancellation": {"reason": "access check"},
+    "/opt-outs": {"event_id": 1, "site_id": 1},
+    # A program no customer is enrolled in, so that the check leaves no one.
+    "/program-departures": {"program_id": 999999},
 }
 
 

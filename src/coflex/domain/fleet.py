@@ -34,3 +34,7 @@ class ExclusionReason(StrEnum):
     NO_FLEXIBILITY = "no_flexibility_within_limits"
     NOTICE_LATE = "notice_delivered_late"
     DUAL_ENROLLMENT = "dual_enrollment"
+    CHANGE_NOTICE_LATE = "change_notice_not_delivered_in_time"
+    EMERGENCY_NOTICE_MISSED = "emergency_notice_not_delivered"
+    OPTED_OUT = "opted_out"
+    LEFT_PROGRAM = "left_program"

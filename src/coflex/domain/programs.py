@@ -11,7 +11,7 @@ import json
 from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 
-from coflex.errors import RuleViolation
+from coflex.errors import InputError, RuleViolation
 
 
 class EventClass(StrEnum):
@@ -117,10 +117,33 @@ class ProgramTerms:
         24 * 3600
     )  # feedback statement at most this long after the end
     limits: HealthSafetyLimits = field(default_factory=HealthSafetyLimits)
+    # Opt-outs and overrides a customer may make per season before the terms
+    # let the payment of a further event they opt out of or override be withheld.
+    # None (the default) means no penalty at all, as in PG&E SmartAC and the
+    # SCE Smart Energy Program, which let customers override without loss.
+    free_opt_outs_per_season: int | None = None
+
+    def __post_init__(self) -> None:
+        free = self.free_opt_outs_per_season
+        if free is not None and free < 0:
+            raise InputError(
+                f"free_opt_outs_per_season {free} is negative: give 0 or more, "
+                "or leave it unset for no penalty at all",
+                value=free,
+                field="free_opt_outs_per_season",
+            )
 
     def parameters_hash(self) -> str:
-        """Return the SHA-256 of the canonical JSON of these terms."""
-        text = json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
+        """Return the SHA-256 of the canonical JSON of these terms.
+
+        A term that is unset (None) and was added after the first release is
+        left out of the JSON, so terms signed before it existed keep their hash.
+        """
+        values = asdict(self)
+        for name in _OPTIONAL_TERMS:
+            if values[name] is None:
+                del values[name]
+        text = json.dumps(values, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
 
     def to_json(self) -> dict[str, object]:
@@ -135,6 +158,10 @@ class ProgramTerms:
 
     def with_limits(self, limits: HealthSafetyLimits) -> ProgramTerms:
         return replace(self, limits=limits)
+
+
+# Terms added after contracts were first signed; see ProgramTerms.parameters_hash.
+_OPTIONAL_TERMS = ("free_opt_outs_per_season",)
 
 
 def check_contract_terms(program: ProgramTerms, contract: ProgramTerms) -> None:
@@ -174,3 +201,21 @@ def check_contract_terms(program: ProgramTerms, contract: ProgramTerms) -> None:
                 value=getattr(contract, name),
                 field=name,
             )
+    _check_allowance(
+        program.free_opt_outs_per_season, contract.free_opt_outs_per_season
+    )
+
+
+def _check_allowance(program_free: int | None, contract_free: int | None) -> None:
+    """Reject a contract that penalises opt-outs sooner than its program does."""
+    if contract_free is None:
+        return
+    if program_free is None or contract_free < program_free:
+        program_text = "no penalty" if program_free is None else program_free
+        raise RuleViolation(
+            f"contract free_opt_outs_per_season {contract_free} penalises "
+            f"opt-outs sooner than the program's {program_text}: a contract may "
+            "only protect the customer more",
+            value=contract_free,
+            field="free_opt_outs_per_season",
+        )

@@ -86,6 +86,9 @@ app.add_typer(cli_registration.app, name="registration")
 from coflex.entrypoints import cli_consent  # noqa: E402
 
 app.add_typer(cli_consent.app, name="consent")
+from coflex.entrypoints import cli_events  # noqa: E402
+
+app.add_typer(cli_events.app, name="event")
 
 
 def _parse_local_time(value: str | None, option: str) -> datetime | None:

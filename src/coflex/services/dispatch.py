@@ -39,7 +39,13 @@ from coflex.adapters.store.models import (
 from coflex.adapters.store.models_devices import FailSafeAction
 from coflex.domain.fleet import DeviceKind, ExclusionReason
 from coflex.domain.operations import planner, watchdog
-from coflex.services import audit, contract_guard, vetoes
+from coflex.services import (
+    audit,
+    contract_guard,
+    emergency_notices,
+    event_changes,
+    vetoes,
+)
 from coflex.services.events import PreparedEvent, revise_site_decisions
 
 logger = logging.getLogger(__name__)
@@ -88,6 +94,10 @@ class DispatchOutcome:
     shortfall_kw: float = 0.0
     vetoes: int = 0
     plan: planner.Plan | None = None
+    # Sites taken out after the plan (opt-out, late change notice, missed
+    # emergency notice), by reason; and when a cancellation stopped the event.
+    withdrawn_sites: Counter[str] = field(default_factory=Counter)
+    cancelled_at: datetime | None = None
 
 
 class EventRunner:
@@ -127,6 +137,7 @@ class EventRunner:
                     Participation.event_id == prepared.event_id
                 )
             ).all()
+            event_changes.refresh_window(self, session)
         self._participation_id = dict(rows)
 
     # -- commands -----------------------------------------------------------------
@@ -332,8 +343,17 @@ class EventRunner:
         self.released[ks] = True
         self.fraction[ks] = 0.0
 
+    def release(
+        self, session: Session, ks: np.ndarray, reason: str, at: datetime
+    ) -> None:
+        """Release candidates ``ks`` for the rest of the event, recording ``reason``."""
+        self._release(session, ks, reason, at)
+
     def start(self) -> None:
-        """Drop sites whose notice came late, cover them, and dispatch the plan."""
+        """Drop sites whose notice came late or who withdrew, and dispatch the plan.
+
+        A cancelled event dispatches nothing.
+        """
         at = self.p.request.start
         sites = self._candidate_sites()
         late = ~self.p.notice_on_time[sites]
@@ -343,6 +363,13 @@ class EventRunner:
         # Fresh readings for the pre-command veto; the adapter is already at ``at``.
         self._previous = self.adapter.advance(at)
         with transaction(self.factory) as session:
+            if event_changes.apply_to_runner(self, session, at):
+                self.outcome.cancelled_at = at
+                self.outcome.plan = self.current_plan
+                logger.info(
+                    "event %s is cancelled: nothing dispatched", self.p.event_id
+                )
+                return
             self._record_late(session, late_sites, at)
             self.fraction[late] = 0.0
             planned = np.flatnonzero(self.fraction > 0)
@@ -374,6 +401,8 @@ class EventRunner:
     def run(self, overrides: list[OverrideRequest]) -> DispatchOutcome:
         """Run from the event start to its end and restore every device."""
         self.start()
+        if self.outcome.cancelled_at is not None:
+            return self.outcome
         pending = sorted(overrides, key=lambda o: o.requested_at)
         at = self.p.request.start
         end = self.p.request.end
@@ -385,6 +414,10 @@ class EventRunner:
             counterfactual = self.twin.advance(following)
             with transaction(self.factory) as session:
                 self._count_violations(telemetry)
+                emergency_notices.withdraw_unnotified(self, session, following)
+                if event_changes.apply_to_runner(self, session, following):
+                    self._cancel(session, following)
+                    break
                 self._release_lost(session, telemetry, following)
                 due = [o for o in pending if o.requested_at <= following]
                 pending = [o for o in pending if o.requested_at > following]
@@ -401,8 +434,20 @@ class EventRunner:
             at = following
             if self.on_step is not None:
                 self.on_step()
-        self.finish(end)
+        if self.outcome.cancelled_at is None:
+            self.finish(end)
         return self.outcome
+
+    def _cancel(self, session: Session, at: datetime) -> None:
+        """Release every device of a cancelled event; the event stays cancelled."""
+        self._release(session, np.flatnonzero(~self.released), "event_cancelled", at)
+        self.outcome.cancelled_at = at
+        self.outcome.shortfall_kw = self.current_plan.shortfall_kw
+        self.outcome.plan = self.current_plan
+        logger.info(
+            "event %s cancelled while running; every device released",
+            self.p.event_id,
+        )
 
     def _honour_overrides(
         self, session: Session, due: list[OverrideRequest], at: datetime

@@ -9,11 +9,11 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 import numpy as np
-from sqlalchemy import bindparam
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from coflex.adapters.notices.simulated import SimulatedNoticeChannels
@@ -26,6 +26,7 @@ from coflex.adapters.store.models import (
     Participation,
 )
 from coflex.adapters.store.models import FlexibilityRequest as RequestRow
+from coflex.adapters.store.models_notices import SiteWithdrawal
 from coflex.domain.fleet import DeviceKind, ExclusionReason, HvacMode
 from coflex.domain.operations import planner
 from coflex.domain.operations.eligibility import (
@@ -330,15 +331,32 @@ def send_reminders(
     """Remind planned customers shortly before the start; return how many were sent.
 
     Only customers whose first notice arrived in time get a reminder; the
-    reminder never makes a late customer eligible.
+    reminder never makes a late customer eligible. The reminder gives the
+    event's stored window, so a changed event is reminded as changed, and a
+    cancelled event or a withdrawn site gets none.
     """
-    index, request = prepared.index, prepared.request
+    index = prepared.index
+    with factory() as session:
+        event = session.get(Event, prepared.event_id)
+        assert event is not None
+        withdrawn = set(
+            session.scalars(
+                select(SiteWithdrawal.site_id).where(
+                    SiteWithdrawal.event_id == prepared.event_id
+                )
+            ).all()
+        )
+    if event.status == "cancelled":
+        return 0
+    request = replace(
+        prepared.request, start=event.start, end=event.end, target_kw=event.target_kw
+    )
     at = request.start - timedelta(seconds=REMINDER_LEAD_S)
     planned = prepared.candidate_device_pos[prepared.plan.fraction > 0]
     sites = [
         s
         for s in np.unique(index.device_site[planned]).tolist()
-        if prepared.notice_on_time[s]
+        if prepared.notice_on_time[s] and int(index.site_id[s]) not in withdrawn
     ]
     receipts = channels.send([index.channel[s] for s in sites], at)
     rows = []
@@ -404,6 +422,7 @@ def send_notices(
             index.timezone[s],
             reserve=s not in planned_sites,
             override_hint=OVERRIDE_HINT,
+            free_opt_outs_per_season=index.terms[s].free_opt_outs_per_season,
         )
         delivered = receipt.delivered_at
         terms = index.terms[s]

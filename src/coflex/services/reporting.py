@@ -31,7 +31,7 @@ from coflex.adapters.store.models import (
 from coflex.domain.measurement.uncertainty import within_noise
 from coflex.domain.operations.notice import Channel, after_event_notice
 from coflex.reports.charts import Series, TimeSeries, svg_line_chart, time_chart
-from coflex.services import audit
+from coflex.services import audit, opt_outs
 from coflex.services.dispatch import DispatchOutcome
 from coflex.services.events import PreparedEvent
 from coflex.services.fleet_index import FleetIndex
@@ -53,6 +53,10 @@ REASON_LABELS = {
     "no_flexibility_within_limits": "No flexibility within the safety limits",
     "notice_delivered_late": "Notice delivered late",
     "dual_enrollment": "Dual enrollment: enrolled with another provider",
+    "change_notice_not_delivered_in_time": "Change notice not delivered in time",
+    "emergency_notice_not_delivered": "Emergency notice not delivered within the hour",
+    "opted_out": "Opted out",
+    "left_program": "Left the program",
 }
 
 
@@ -142,6 +146,7 @@ def write_statements(
     index, request = prepared.index, prepared.request
     with factory() as session:
         season = season_value(session, index.program_id, request.start.year)
+        used = opt_outs.season_counts(session, index.program_id, request.start.year)
     earlier = _earlier_settlements(
         factory, prepared.event_id, index.customer_id[m.site_pos]
     )
@@ -226,6 +231,7 @@ def write_statements(
             emission_source=values.emission_source,
             earlier=earlier.get(int(index.customer_id[s]), []),
             season=season["per_customer"].get(int(index.customer_id[s])),
+            allowance=_allowance_sentence(index, s, used),
             statement_ref=statement_ref,
         )
         folder = output_dir / "customers" / ref
@@ -287,6 +293,22 @@ def _deliver(
         row["sent_at"] = receipt.sent_at
         row["delivered_at"] = receipt.delivered_at
         row["status"] = "delivered" if receipt.delivered_at else "failed"
+
+
+def _allowance_sentence(
+    index: FleetIndex, s: int, used: dict[int, tuple[int, int]]
+) -> str:
+    """Return the opt-out count against the allowance, or "" without one."""
+    terms = index.terms[s]
+    if terms.free_opt_outs_per_season is None:
+        return ""
+    opt_out_count, override_count = used.get(int(index.customer_id[s]), (0, 0))
+    return opt_outs.Allowance(
+        index.program_id,
+        opt_out_count,
+        override_count,
+        terms.free_opt_outs_per_season,
+    ).describe()
 
 
 def values_currency(prepared: PreparedEvent) -> str:
@@ -397,6 +419,8 @@ def build_summary(
     excluded = dict(prepared.exclusions)
     if outcome.late_notice_sites:
         excluded["notice_delivered_late"] = len(outcome.late_notice_sites)
+    for reason, count in outcome.withdrawn_sites.items():
+        excluded[reason] = excluded.get(reason, 0) + count
     eligible = int(prepared.site_eligible.sum())
     dispatched_sites = len(outcome.dispatched_sites)
     totals = m.shares.event_totals()
@@ -428,6 +452,12 @@ def build_summary(
         "safety_releases": int(sum(outcome.safety_releases.values())),
         "vetoes": outcome.vetoes,
         "notices_late_dispatched": outcome.notices_late_dispatched,
+        "emergency_notices_missed": outcome.withdrawn_sites[
+            "emergency_notice_not_delivered"
+        ],
+        "cancelled_at": outcome.cancelled_at.isoformat()
+        if outcome.cancelled_at
+        else None,
         "safety_violations": outcome.safety_violations,
         "statements": statements,
         "statement_due_hours": prepared.terms.statement_due_s / 3600,

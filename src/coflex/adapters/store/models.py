@@ -384,3 +384,4 @@ from coflex.adapters.store import models_operations  # noqa: E402,F401
 from coflex.adapters.store import models_enrollment  # noqa: E402,F401
 from coflex.adapters.store import models_openadr  # noqa: E402,F401
 from coflex.adapters.store import models_records  # noqa: E402,F401
+from coflex.adapters.store import models_notices  # noqa: E402,F401

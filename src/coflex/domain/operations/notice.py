@@ -82,8 +82,13 @@ def pre_event_notice(
     *,
     reserve: bool,
     override_hint: str,
+    free_opt_outs_per_season: int | None = None,
 ) -> NoticeText:
-    """Compose the notice sent before an event, with times in local time."""
+    """Compose the notice sent before an event, with times in local time.
+
+    ``free_opt_outs_per_season`` is the allowance in the customer's terms,
+    None where the terms set no penalty for opting out or stopping.
+    """
     when = f"from {_local(start, timezone)} to {_local(end, timezone)}"
     if reserve:
         lead = "We may call on your devices"
@@ -93,8 +98,14 @@ def pre_event_notice(
         f"Hello {customer_name}. {lead} to help the grid {when}. "
         "Your home stays within the comfort and safety limits in your Key Facts. "
         f"You can stop this at any time: {override_hint}. "
-        "There is no penalty for stopping."
     )
+    if free_opt_outs_per_season is None:
+        body += "There is no penalty for stopping."
+    else:
+        body += (
+            f"Stopping or opting out is free {free_opt_outs_per_season} times a "
+            "season. Your Key Facts say what happens after that."
+        )
     return NoticeText(subject="Upcoming energy event", body=body)
 
 

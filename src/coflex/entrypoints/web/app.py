@@ -28,6 +28,7 @@ from coflex.entrypoints.web import (
     api_enrollment,
     api_governance,
     api_privacy,
+    api_event_changes,
     pages,
     pages_account,
     pages_complaints,
@@ -35,6 +36,7 @@ from coflex.entrypoints.web import (
     pages_governance,
     pages_operator,
     pages_privacy,
+    pages_optout,
     pages_regulator,
 )
 from coflex.entrypoints.web.errors import (
@@ -105,6 +107,7 @@ def _api_app(state: dict[str, object]) -> FastAPI:
     api_app.include_router(api_governance.build_router())
     api_app.include_router(api_privacy.router)
     api_app.include_router(api_docs.router)
+    api_app.include_router(api_event_changes.router)
     return api_app
 
 
@@ -215,6 +218,7 @@ def create_app(
         pages_governance,
     ):
         web.include_router(module.router)
+    web.include_router(pages_optout.router)
     web.add_middleware(SecurityHeaders)
     web.add_middleware(BodyLimit)
     return web

@@ -2,7 +2,7 @@
 
 # Annotations stay evaluated: FastAPI reads them from the route functions.
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Path, Request
@@ -22,6 +22,7 @@ from coflex.adapters.store.models import (
     Site,
     Statement,
 )
+from coflex.adapters.store.models_notices import SiteWithdrawal
 from coflex.adapters.store.models_web import PendingOverride
 from coflex.domain.programs import ProgramTerms
 from coflex.entrypoints.web.rate_limits import admit_write
@@ -34,8 +35,10 @@ from coflex.entrypoints.web.security import (
     session_factory,
 )
 from coflex.entrypoints.web.templating import templates
-from coflex.services import override_inbox
+from coflex.services import opt_outs, override_inbox
 from coflex.services.accounts import NotFound, Role, utc_now
+from coflex.services.event_changes import COMING_STATUSES
+from coflex.services.reporting import REASON_LABELS
 
 router = APIRouter(prefix="/portal")
 CustomerUser = Annotated[PageUser, Depends(page_roles(Role.CUSTOMER))]
@@ -66,6 +69,9 @@ class EventView:
     sites_to_override: list[int]
     overridden: bool
     pending_request_id: int | None
+    sites_to_opt_out: list[int] = field(default_factory=list)
+    # The reason a site of the customer was withdrawn after the plan, if any.
+    withdrawn_reason: str | None = None
 
 
 def _device_state(
@@ -150,12 +156,21 @@ def _events(session: Session, customer_id: int, site_ids: list[int]) -> list[Eve
             )
         ).all()
     )
+    withdrawn = {
+        (event_id, site_id): reason
+        for event_id, site_id, reason in session.execute(
+            select(
+                SiteWithdrawal.event_id, SiteWithdrawal.site_id, SiteWithdrawal.reason
+            ).where(SiteWithdrawal.site_id.in_(site_ids))
+        ).all()
+    }
     views = []
     for event in events:
         sites = sorted(
             {s for e, s in taking_part if e == event.id and (e, s) not in overridden}
         )
         running = event.status in override_inbox.OVERRIDABLE_STATUSES
+        coming = event.status in COMING_STATUSES
         views.append(
             EventView(
                 event,
@@ -163,6 +178,8 @@ def _events(session: Session, customer_id: int, site_ids: list[int]) -> list[Eve
                 sites if running else [],
                 any(e == event.id for e, _ in overridden),
                 pending.get(event.id),
+                [s for s in sites if (event.id, s) not in withdrawn] if coming else [],
+                next((r for (e, _), r in withdrawn.items() if e == event.id), None),
             )
         )
     return views
@@ -182,8 +199,24 @@ def _key_facts(terms: dict[str, Any]) -> dict[str, str]:
         ),
         "Battery kept charged to at least": f"{limits.battery_reserve_fraction:.0%}",
         "Hot water kept at least": f"{limits.water_heater_min_c:g} °C",
-        "Override": "at any time, in one step, with no penalty",
+        "Override or opt out": _allowance_fact(parsed.free_opt_outs_per_season),
     }
+
+
+def _allowance_fact(free: int | None) -> str:
+    if free is None:
+        return "at any time, in one step, with no penalty"
+    return (
+        f"at any time, in one step; {free} opt-outs or overrides a season are "
+        "free, and beyond that the payment for that event may be withheld"
+    )
+
+
+def _is_past(event: Event) -> bool:
+    """Return True for an ended event, or a cancelled one whose window has passed."""
+    if event.status == "cancelled":
+        return event.end <= utc_now()
+    return event.status in FINISHED
 
 
 def _portal(session: Session, customer_id: int) -> dict[str, Any]:
@@ -206,11 +239,20 @@ def _portal(session: Session, customer_id: int) -> dict[str, Any]:
     return {
         "customer": customer,
         "timezone": sites[0].timezone if sites else "UTC",
-        "contracts": [(c, name, _key_facts(c.terms)) for c, name in contracts],
+        "contracts": [
+            (
+                c,
+                name,
+                _key_facts(c.terms),
+                opt_outs.allowance(session, customer_id, c, utc_now().year).describe(),
+            )
+            for c, name in contracts
+        ],
         "devices": _devices(session, sites),
-        "current": [v for v in events if v.event.status not in FINISHED],
-        "past": [v for v in events if v.event.status in FINISHED],
+        "current": [v for v in events if not _is_past(v.event)],
+        "past": [v for v in events if _is_past(v.event)],
         "statements": statements,
+        "reason_labels": REASON_LABELS,
     }
 
 
