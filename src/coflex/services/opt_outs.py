@@ -293,6 +293,7 @@ def leave_program(
                 paid,
                 events,
                 ProgramTerms.from_json(contract.terms).currency,
+                contracting.termination_retain_until(session, contract.id, now),
             )
             statement_id = contracting.terminate(
                 session, contract.id, now, actor, reason, html
