@@ -165,6 +165,21 @@ def test_override_writes_limited(client: TestClient) -> None:
     assert entries[0].customer_id == 1
 
 
+def test_complaint_writes_limited(client: TestClient) -> None:
+    reply = client.post(
+        "/api/v1/tokens", json={"username": "alex", "password": PASSWORD}
+    )
+    headers = {"Authorization": f"Bearer {reply.json()['token']}"}
+    body = {"category": "notice", "summary": "The notice came late."}
+    statuses = [
+        client.post("/api/v1/complaints", json=body, headers=headers).status_code
+        for _ in range(3)
+    ]
+    assert statuses == [201, 201, 429]
+    entries = _lockouts(client)
+    assert entries[0].details["rule"] == "complaint_writes_per_account"
+
+
 def _redis_up() -> bool:
     try:
         socket.create_connection(("127.0.0.1", 6379), 2).close()

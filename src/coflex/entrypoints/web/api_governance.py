@@ -11,7 +11,7 @@ compliance report, and requests signed record bundles of its jurisdiction.
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import ColumnElement, and_, select
@@ -22,6 +22,7 @@ from coflex.adapters.store.models import Customer, Event, Statement
 from coflex.adapters.store.models_governance import Complaint
 from coflex.adapters.store.models_records import RecordRequest
 from coflex.domain.administration.complaints import Category, Outcome, Status
+from coflex.entrypoints.web.rate_limits import admit_write
 from coflex.entrypoints.web import scope
 from coflex.entrypoints.web.api import (
     ERRORS,
@@ -276,9 +277,10 @@ router = APIRouter()
     operation_id="file_complaint",
 )
 def post_complaint(
-    principal: Customer_, body: ComplaintIn, factory: Factory
+    request: Request, principal: Customer_, body: ComplaintIn, factory: Factory
 ) -> ComplaintOut:
     """File a complaint; the reply carries its deadlines under your jurisdiction."""
+    admit_write(request, "complaint_writes_per_account", principal.account_id)
     return ComplaintOut.model_validate(file_complaint(principal, body, factory, "api"))
 
 

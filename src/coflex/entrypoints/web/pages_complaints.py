@@ -24,6 +24,7 @@ from coflex.domain.administration.complaints import (
     Status,
     may_escalate,
 )
+from coflex.entrypoints.web.rate_limits import admit_write
 from coflex.entrypoints.web import scope
 from coflex.entrypoints.web.api import fetch_visible
 from coflex.entrypoints.web.api_governance import (
@@ -127,6 +128,7 @@ def file_my_complaint(
 ) -> Response:
     """File a complaint from the portal; a rejected form comes back with the reason."""
     check_csrf(user, csrf_token)
+    admit_write(request, "complaint_writes_per_account", user.principal.account_id)
     form = {
         "category": category,
         "summary": summary,
