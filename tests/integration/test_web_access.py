@@ -29,7 +29,13 @@ from web_fixtures import (
 from coflex.adapters.signing import KEY_ENV
 
 from coflex.adapters.store.database import open_engine, session_factory, transaction
-from coflex.adapters.store.models import FlexibilityRequest, Site, Statement
+from coflex.adapters.store.models import (
+    Device,
+    DeviceCommand,
+    FlexibilityRequest,
+    Site,
+    Statement,
+)
 from coflex.adapters.store.models_web import Account, ApiToken, PendingOverride
 from coflex.entrypoints.web import api_enrollment, api_governance
 from coflex.entrypoints.web.api import RESOURCES
@@ -84,6 +90,8 @@ PAGES = {
     "/portal/statements/1": {"customer"},
     "/portal/overrides/1": {"customer"},
     "/portal/privacy": {"customer"},
+    "/portal/automation": {"customer"},
+    "/portal/commands": {"customer"},
     "/portal/opt-outs/1": {"customer"},
     "/console": {"operator"},
     "/console/events/1": {"operator"},
@@ -222,6 +230,30 @@ def test_pages_by_role(site, role: str) -> None:  # type: ignore[no-untyped-def]
                 assert reply.status_code in (200, 404), (path, reply.status_code)
             else:
                 assert reply.status_code == 403, (path, reply.status_code)
+
+
+def test_portal_automation_and_commands(site) -> None:  # type: ignore[no-untyped-def]
+    """A dispatched customer reads the control document and every own command."""
+    login = first_of(site[1], "customer", "in the event")
+    with TestClient(create_app(site[0]), base_url=BASE_URL) as browser:
+        sign_in(browser, login)
+        document = browser.get("/portal/automation")
+        commands = browser.get("/portal/commands")
+    engine = open_engine(site[0])
+    with session_factory(engine)() as session:
+        own = session.scalar(
+            select(func.count(DeviceCommand.id))
+            .join(Device, Device.id == DeviceCommand.device_id)
+            .join(Site, Site.id == Device.site_id)
+            .join(Account, Account.customer_id == Site.customer_id)
+            .where(Account.username == login.username)
+        )
+    engine.dispose()
+    assert document.status_code == 200
+    assert "override" in document.text.lower()
+    assert commands.status_code == 200
+    assert own > 0
+    assert commands.text.count("<tr>") == own + 1  # one header row
 
 
 def test_pages_need_sign_in(client: TestClient) -> None:

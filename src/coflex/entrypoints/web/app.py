@@ -31,6 +31,7 @@ from coflex.entrypoints.web import (
     api_event_changes,
     pages,
     pages_account,
+    pages_automation,
     pages_complaints,
     pages_customer,
     pages_governance,
@@ -210,6 +211,7 @@ def create_app(
     for module in (
         pages,
         pages_customer,
+        pages_automation,
         pages_privacy,
         pages_operator,
         pages_regulator,
