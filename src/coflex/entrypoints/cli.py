@@ -74,6 +74,9 @@ app.add_typer(cli_enrollment.app)
 from coflex.entrypoints import cli_openadr  # noqa: E402
 
 app.add_typer(cli_openadr.app, name="openadr3")
+from coflex.entrypoints import cli_event  # noqa: E402
+
+app.add_typer(cli_event.app, name="event")
 
 
 def _parse_local_time(value: str | None, option: str) -> datetime | None:
@@ -157,6 +160,13 @@ def demo(
             "Default: as fast as possible.",
         ),
     ] = None,
+    stop_before_event: Annotated[
+        bool,
+        typer.Option(
+            help="Plan the event and store it, then stop before the first notice; "
+            "run it with `coflex event resume`."
+        ),
+    ] = False,
 ) -> None:
     """Run a whole flexibility event on a simulated fleet driven by real data."""
     from coflex.services.demo import DemoOptions, run_demo
@@ -176,6 +186,7 @@ def demo(
         broker_url=broker,
         show_progress=not quiet,
         event_speed=event_speed,
+        stop_before_event=stop_before_event,
     )
     try:
         summary = run_demo(options, console=console)

@@ -8,6 +8,7 @@ planner calls reserve devices to cover the gap it leaves.
 from __future__ import annotations
 
 import logging
+import math
 from collections import Counter
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
@@ -39,7 +40,7 @@ from coflex.adapters.store.models import (
 from coflex.adapters.store.models_devices import FailSafeAction
 from coflex.domain.fleet import DeviceKind, ExclusionReason
 from coflex.domain.operations import planner, watchdog
-from coflex.services import audit, contract_guard, vetoes
+from coflex.services import audit, command_outbox, contract_guard, vetoes
 from coflex.services.events import PreparedEvent, revise_site_decisions
 
 logger = logging.getLogger(__name__)
@@ -121,6 +122,17 @@ class EventRunner:
         # overrides stored by the portal and the API from the inbox.
         self.wait_until: Callable[[datetime], None] | None = None
         self.override_inbox: OverrideInbox | None = None
+        # Commands stored in the outbox and not yet delivered, the current
+        # round (0 and 1 start the event, 2 onwards are its steps, the last
+        # one restores every device) and the step readings waiting for the
+        # answers before the step's trace is written.
+        self.queue: list[command_outbox.QueuedCommand] = []
+        self.round = 0
+        self.step_readings: tuple[datetime, Telemetry, Telemetry] | None = None
+        self.pending_overrides: list[OverrideRequest] = []
+        # Stores the checkpoint in the transaction of each decision and
+        # delivery: called with the session, the round and the phase.
+        self.on_checkpoint: Callable[[Session, int, str], None] | None = None
         with factory() as session:
             rows = session.execute(
                 select(Participation.device_id, Participation.id).where(
@@ -156,6 +168,11 @@ class EventRunner:
         reason: str,
         at: datetime,
     ) -> None:
+        """Store commands in the outbox with this decision; deliver them later.
+
+        A restore takes the device out of control at once; a curtailment puts
+        it under control only when the device accepts it.
+        """
         if action is Action.CURTAIL:
             ks = contract_guard.apply(self, session, ks, at)
             ks = vetoes.apply(self, session, ks, at)
@@ -172,34 +189,75 @@ class EventRunner:
             )
             for k in ks
         ]
-        acks = self.adapter.send(commands, at)
+        self.queue += command_outbox.enqueue(
+            session, self.p.event_id, self.round, ks.tolist(), commands, at
+        )
+        if action is Action.RESTORE:
+            self.under_control[ks] = False
+
+    def deliver(self) -> None:
+        """Deliver the queued commands and store the answers in one transaction.
+
+        The transaction also writes the step's trace, when a step is waiting
+        for it, and the checkpoint, so that the stored answers, the runner's
+        state and the devices' state always match.
+        """
+        queued, self.queue = self.queue, []
+        acks: list[Acknowledgement] = []
+        for at in sorted({item.at for item in queued}):
+            batch = [item for item in queued if item.at == at]
+            acks += self.adapter.send([item.command for item in batch], at)
+        queued = sorted(queued, key=lambda item: item.at)
+        with transaction(self.factory) as session:
+            command_outbox.mark_answered(session, queued, acks)
+            for action in Action:
+                chosen = [i for i, item in enumerate(queued) if item.command.action is action]
+                if chosen:
+                    self._record_answers(
+                        session, [queued[i] for i in chosen], [acks[i] for i in chosen]
+                    )
+            if self.step_readings is not None:
+                self._trace(session, *self.step_readings)
+                self.step_readings = None
+            self._checkpoint(session, "delivered")
+
+    def _record_answers(
+        self,
+        session: Session,
+        queued: list[command_outbox.QueuedCommand],
+        acks: list[Acknowledgement],
+    ) -> None:
+        action = queued[0].command.action
+        ks = np.array([item.candidate for item in queued], dtype=np.int64)
         accepted = np.array([ack.accepted for ack in acks], dtype=bool)
         rows, participation = [], []
-        for command, ack in zip(commands, acks, strict=True):
+        for item, ack in zip(queued, acks, strict=True):
+            command = item.command
             rows.append(
                 {
                     "event_id": self.p.event_id,
                     "device_id": command.device_id,
                     "action": command.action.value,
                     "value": command.value,
-                    "reason": reason,
-                    "issued_at": at,
+                    "reason": command.reason,
+                    "issued_at": item.at,
                     "acknowledged_at": ack.at if ack.accepted else None,
                 }
             )
             if action is Action.CURTAIL and not ack.accepted:
                 continue  # released with its fault by _record_faults
             key = "dispatched_at" if action is Action.CURTAIL else "released_at"
-            change = {"id": self._participation_id[command.device_id], key: at}
+            change = {"id": self._participation_id[command.device_id], key: item.at}
             if action is Action.RESTORE:
-                change["release_reason"] = reason
+                change["release_reason"] = command.reason
             participation.append(change)
         insert_rows(session, DeviceCommand, rows)
         audit.append(session, audit.command_records(rows))
         if participation:
             session.execute(update(Participation), participation)
-        self.under_control[ks] = (action is Action.CURTAIL) & accepted
-        self._record_faults(session, ks, acks, action, at)
+        if action is Action.CURTAIL:
+            self.under_control[ks[accepted]] = True
+        self._record_faults(session, ks, acks, action, queued[0].at)
         if action is Action.CURTAIL:
             for k in ks[accepted]:
                 self.outcome.dispatched_devices.add(int(k))
@@ -207,6 +265,10 @@ class EventRunner:
                 self.outcome.dispatched_sites.add(site)
                 if not self.p.notice_on_time[site]:
                     self.outcome.notices_late_dispatched += 1
+
+    def _checkpoint(self, session: Session, phase: str) -> None:
+        if self.on_checkpoint is not None:
+            self.on_checkpoint(session, self.round, phase)
 
     def _record_faults(
         self,
@@ -342,13 +404,20 @@ class EventRunner:
         self.outcome.late_notice_sites = set(late_sites.tolist())
         # Fresh readings for the pre-command veto; the adapter is already at ``at``.
         self._previous = self.adapter.advance(at)
+        self.round = 0
         with transaction(self.factory) as session:
             self._record_late(session, late_sites, at)
             self.fraction[late] = 0.0
             planned = np.flatnonzero(self.fraction > 0)
             self._send(session, planned, Action.CURTAIL, "event_start", at)
-            self._replan(session, at)
             session.get(Event, self.p.event_id).status = "running"  # type: ignore[union-attr]
+            self._checkpoint(session, "decided")
+        self.deliver()
+        self.round = 1
+        with transaction(self.factory) as session:
+            self._replan(session, at)
+            self._checkpoint(session, "decided")
+        self.deliver()
         logger.info(
             "event %s started with %d devices under control",
             self.p.event_id,
@@ -371,38 +440,60 @@ class EventRunner:
         revise_site_decisions(session, rows)
         audit.append(session, audit.eligibility_records(rows))
 
+    def step_times(self) -> list[datetime]:
+        """Return the end of every step, from the first to the event end."""
+        start, end = self.p.request.start, self.p.request.end
+        count = math.ceil((end - start).total_seconds() / STEP_S)
+        return [min(start + timedelta(seconds=STEP_S * i), end) for i in range(1, count + 1)]
+
     def run(self, overrides: list[OverrideRequest]) -> DispatchOutcome:
         """Run from the event start to its end and restore every device."""
+        self.pending_overrides = sorted(overrides, key=lambda o: o.requested_at)
         self.start()
-        pending = sorted(overrides, key=lambda o: o.requested_at)
-        at = self.p.request.start
-        end = self.p.request.end
-        while at < end:
-            following = min(at + timedelta(seconds=STEP_S), end)
-            if self.wait_until is not None:
-                self.wait_until(following)
-            telemetry = self.adapter.advance(following)
-            counterfactual = self.twin.advance(following)
-            with transaction(self.factory) as session:
-                self._count_violations(telemetry)
-                self._release_lost(session, telemetry, following)
-                due = [o for o in pending if o.requested_at <= following]
-                pending = [o for o in pending if o.requested_at > following]
-                if self.override_inbox is not None:
-                    due += self.override_inbox.take_due(
-                        session, at, following, self.outcome.overridden_sites.keys()
-                    )
-                self._honour_overrides(session, due, following)
-                self._watch(session, telemetry, following)
-                if following < end and self.released.any():
-                    self._replan(session, following)
-                self._trace(session, following, telemetry, counterfactual)
-            self._previous = telemetry
-            at = following
+        return self.run_from(2)
+
+    def run_from(self, first_round: int) -> DispatchOutcome:
+        """Run the steps from round ``first_round`` on, then restore every device.
+
+        A resumed run calls this with the round after the last one stored.
+        """
+        times = self.step_times()
+        for i, following in enumerate(times):
+            if i + 2 < first_round:
+                continue
+            self.round = i + 2
+            self._step(times[i - 1] if i else self.p.request.start, following)
             if self.on_step is not None:
                 self.on_step()
-        self.finish(end)
+        self.round = len(times) + 2
+        self.finish(self.p.request.end)
         return self.outcome
+
+    def _step(self, at: datetime, following: datetime) -> None:
+        end = self.p.request.end
+        if self.wait_until is not None:
+            self.wait_until(following)
+        telemetry = self.adapter.advance(following)
+        counterfactual = self.twin.advance(following)
+        with transaction(self.factory) as session:
+            self._count_violations(telemetry)
+            self._release_lost(session, telemetry, following)
+            due = [o for o in self.pending_overrides if o.requested_at <= following]
+            self.pending_overrides = [
+                o for o in self.pending_overrides if o.requested_at > following
+            ]
+            if self.override_inbox is not None:
+                due += self.override_inbox.take_due(
+                    session, at, following, self.outcome.overridden_sites.keys()
+                )
+            self._honour_overrides(session, due, following)
+            self._watch(session, telemetry, following)
+            if following < end and self.released.any():
+                self._replan(session, following)
+            self.step_readings = (following, telemetry, counterfactual)
+            self._previous = telemetry
+            self._checkpoint(session, "decided")
+        self.deliver()
 
     def _honour_overrides(
         self, session: Session, due: list[OverrideRequest], at: datetime
@@ -573,12 +664,14 @@ class EventRunner:
                 ],
             )
 
-    def finish(self, end: datetime) -> None:
+    def finish(self, end: datetime, reason: str = "event_end") -> None:
         """Restore every device still under control and close the event."""
         with transaction(self.factory) as session:
             still = np.flatnonzero(self.under_control)
-            self._send(session, still, Action.RESTORE, "event_end", end)
+            self._send(session, still, Action.RESTORE, reason, end)
             session.get(Event, self.p.event_id).status = "ended"  # type: ignore[union-attr]
+            self._checkpoint(session, "decided")
+        self.deliver()
         self.outcome.shortfall_kw = self.current_plan.shortfall_kw
         self.outcome.plan = self.current_plan
         logger.info("event %s ended; every device restored", self.p.event_id)

@@ -431,7 +431,23 @@ def send_notices(
     notice_outbox.deliver_pending(
         factory, event_id, "pre_event", notice_outbox.idempotent(channels), status_of
     )
-    _record_notice_outcome(factory, prepared, site_of_key, deadlines)
+    _record_notice_outcome(factory, prepared, site_of_key, deadlines, notified=True)
+
+
+def load_notice_outcome(factory: sessionmaker[Session], prepared: PreparedEvent) -> None:
+    """Read the stored pre-event notice receipts into ``prepared``."""
+    sites = np.unique(prepared.index.device_site[prepared.candidate_device_pos])
+    site_of_key: dict[object, int] = {
+        notice_outbox.notice_key(
+            prepared.event_id,
+            int(prepared.index.customer_id[s]),
+            int(prepared.index.site_id[s]),
+            "pre_event",
+        ): s
+        for s in sites.tolist()
+    }
+    deadlines = _notice_deadlines(prepared, sites)
+    _record_notice_outcome(factory, prepared, site_of_key, deadlines, notified=False)
 
 
 def _record_notice_outcome(
@@ -439,8 +455,10 @@ def _record_notice_outcome(
     prepared: PreparedEvent,
     site_of_key: dict[object, int],
     deadlines: dict[int, object],
+    *,
+    notified: bool,
 ) -> None:
-    """Read the stored receipts into ``prepared`` and mark the event notified."""
+    """Read the stored receipts into ``prepared``; mark the event notified if asked."""
     on_time = np.zeros(prepared.index.n_sites, dtype=bool)
     with transaction(factory) as session:
         stored = session.execute(
@@ -453,9 +471,10 @@ def _record_notice_outcome(
             on_time[s] = deadlines[s] is None or status == "delivered"
             if delivered is not None:
                 prepared.notice_delivered_at[s] = delivered
-        event = session.get(Event, prepared.event_id)
-        assert event is not None
-        event.status = "notified"
+        if notified:
+            event = session.get(Event, prepared.event_id)
+            assert event is not None
+            event.status = "notified"
     prepared.notice_on_time = on_time
 
 
