@@ -1,8 +1,11 @@
 """Crash safety: the event runner killed with SIGKILL at random moments, then resumed.
 
-Each seed plans a short event with `coflex demo --stop-before-event`, then runs
-`coflex event resume` in a real process and kills it at random moments until
-a run finishes. The checks read the stored records afterwards: every notice
+One short event is planned with `coflex demo --stop-before-event`. Each seed
+runs `coflex event resume` in a real process and kills it with SIGKILL four
+times, each time once the stored progress passes a target drawn from the
+seed (during the notices, in two random rounds of the run, the last of which
+restores every device, and while settling) plus a random fraction of a
+second. A last resume runs the event to the end. The checks read the stored records afterwards: every notice
 delivered exactly once, every command delivered and answered, no device under
 control after the event end, no limit crossed, and the event's records whole.
 """
@@ -16,7 +19,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -37,12 +40,13 @@ from coflex.adapters.store.models import (
     Statement,
 )
 from coflex.adapters.store.models_operations import CommandOutbox, EventCheckpoint
+from coflex.services import event_resume
 from coflex.services.demo import TERMS
+from coflex.services.override_inbox import PacedClock
 from coflex.services.scenario import choose_scenario
 
 TIMEZONE = "America/New_York"
 EVENT_MINUTES = 20
-KILLS = 4
 
 
 def _coflex(*args: str) -> list[str]:
@@ -71,26 +75,51 @@ def _plan(url: str, output: Path, seed: int) -> None:
     assert done.returncode == 0, done.stderr
 
 
-def _run_with_kills(url: str, event_id: int, rng: np.random.Generator) -> list[str]:
-    """Kill the runner at random moments; return the stage each kill hit."""
+STAGES = ("notify", "remind", "run", "settle", "done")
+
+
+def _progress(factory, event_id: int, ledger: Path) -> tuple[int, int, int]:  # type: ignore[no-untyped-def]
+    """Return how far the run got: stage, round, notices in the ledger."""
+    with factory() as session:
+        checkpoint = session.get(EventCheckpoint, event_id)
+        stage, last_round = checkpoint.stage, checkpoint.last_round
+    notices = len(read_ledger(ledger)) if ledger.exists() else 0
+    return STAGES.index(stage), last_round, notices
+
+
+def _targets(rng: np.random.Generator) -> list[tuple[int, int, int]]:
+    """Pick where to kill: during the notices, in two random rounds, in settling."""
+    rounds = sorted(rng.choice(np.arange(0, EVENT_MINUTES + 3), size=2, replace=False))
+    return [
+        (0, -1, int(rng.integers(1, 6))),  # after the first notices are delivered
+        (2, int(rounds[0]), 0),
+        (2, int(rounds[1]), 0),  # the last round restores every device
+        (3, -1, 0),
+    ]
+
+
+def _run_with_kills(
+    url: str, event_id: int, ledger: Path, rng: np.random.Generator
+) -> list[tuple[int, int, int]]:
+    """Kill the runner once it passes each target; return the progress at each kill."""
     engine = open_engine(url)
     factory = session_factory(engine)
     hit = []
-    for _ in range(KILLS):
+    for target in _targets(rng):
         runner = subprocess.Popen(
             _coflex("event", "resume", "--quiet", "--database", url, "--event", str(event_id)),
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
-        # Python and the imports take about a second before the first write.
-        time.sleep(float(rng.uniform(1.0, 5.0)))
+        while runner.poll() is None and _progress(factory, event_id, ledger) < target:
+            time.sleep(0.02)
+        # A random extra moment puts the kill anywhere in the next transaction.
+        time.sleep(float(rng.uniform(0.0, 0.3)))
         if runner.poll() is not None:
             assert runner.returncode == 0
-            break
+            continue
         os.kill(runner.pid, signal.SIGKILL)
         runner.wait()
-        with factory() as session:
-            checkpoint = session.get(EventCheckpoint, event_id)
-            hit.append(f"{checkpoint.stage}:{checkpoint.last_round}:{checkpoint.phase}")
+        hit.append(_progress(factory, event_id, ledger))
     final = subprocess.run(
         _coflex("event", "resume", "--quiet", "--database", url, "--event", str(event_id)),
         capture_output=True, text=True, timeout=600,
@@ -113,12 +142,10 @@ def planned(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("seed", [3, 11, 29])
-def test_runner_survives_random_kills(planned: Path, tmp_path: Path, seed: int) -> None:
-    shutil.copytree(planned, tmp_path, dirs_exist_ok=True)
-    url = f"sqlite:///{tmp_path / 'coflex.sqlite'}"
-    output = tmp_path / "out"
+def _copy_planned(planned: Path, folder: Path):  # type: ignore[no-untyped-def]
+    """Copy the planned database into ``folder``; return its URL, engine, event and job."""
+    shutil.copytree(planned, folder, dirs_exist_ok=True)
+    url = f"sqlite:///{folder / 'coflex.sqlite'}"
     engine = open_engine(url)
     factory = session_factory(engine)
     event_id = _event_id(factory)
@@ -126,11 +153,23 @@ def test_runner_survives_random_kills(planned: Path, tmp_path: Path, seed: int) 
         # The copied job still names the planned folder; point it here.
         checkpoint = session.get(EventCheckpoint, event_id)
         job = pickle.loads(checkpoint.job)
-        job.output_dir = output
+        job.output_dir = folder / "out"
         checkpoint.job = pickle.dumps(job)
+    return url, engine, event_id, job
 
-    hit = _run_with_kills(url, event_id, np.random.default_rng(seed))
-    print(f"seed {seed}: kills hit {hit}")
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [3, 11, 29])
+def test_runner_survives_random_kills(planned: Path, tmp_path: Path, seed: int) -> None:
+    url, engine, event_id, _ = _copy_planned(planned, tmp_path)
+    factory = session_factory(engine)
+    output = tmp_path / "out"
+
+    ledger = output / "notice-ledger.jsonl"
+    hit = _run_with_kills(url, event_id, ledger, np.random.default_rng(seed))
+    print(f"seed {seed}: killed at (stage, round, notices) {hit}")
+    assert hit, "the runner finished before any kill"
+
 
     with factory() as session:
         checkpoint = session.get(EventCheckpoint, event_id)
@@ -160,7 +199,7 @@ def test_runner_survives_random_kills(planned: Path, tmp_path: Path, seed: int) 
         baselines = session.scalar(
             select(func.count()).select_from(Baseline).where(Baseline.event_id == event_id)
         )
-        state = pickle.loads(checkpoint.state)
+        state = event_resume.runner_state(checkpoint)
 
     # Every pre-event notice and reminder is stored once and delivered once.
     keyed = [n for n in notices if n.idempotency_key is not None]
@@ -170,7 +209,7 @@ def test_runner_survives_random_kills(planned: Path, tmp_path: Path, seed: int) 
     assert len(ledger) == len(set(ledger)), "a notice was delivered twice"
     assert sorted(ledger) == sorted(n.idempotency_key for n in keyed)
 
-    # Every command decided was delivered, answered and recorded once.
+    # Every command decided was delivered, acknowledged or rejected, and recorded once.
     assert outbox
     assert all(row.status != "pending" for row in outbox)
     assert commands == len(outbox)
@@ -192,4 +231,72 @@ def test_runner_survives_random_kills(planned: Path, tmp_path: Path, seed: int) 
     assert len(traces) == len(set(traces)) == EVENT_MINUTES
     assert statements == report.summary["dispatched"]
     assert baselines > 0
+    engine.dispose()
+
+
+def _kill_at_round(url: str, event_id: int, round_number: int) -> None:
+    engine = open_engine(url)
+    factory = session_factory(engine)
+    runner = subprocess.Popen(
+        _coflex("event", "resume", "--quiet", "--database", url, "--event", str(event_id)),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    target = (STAGES.index("run"), round_number, 0)
+    while runner.poll() is None and _progress(factory, event_id, Path("-")) < target:
+        time.sleep(0.02)
+    assert runner.poll() is None, "the run ended before the kill"
+    os.kill(runner.pid, signal.SIGKILL)
+    runner.wait()
+    engine.dispose()
+
+
+@pytest.mark.slow
+def test_resume_after_end_restores_devices(planned: Path, tmp_path: Path) -> None:
+    """A runner resumed after the end of a live event restores and records why."""
+    url, engine, event_id, job = _copy_planned(planned, tmp_path)
+    factory = session_factory(engine)
+    _kill_at_round(url, event_id, 6)
+
+    # Make the stopped run a live one whose wall clock is a day past its start.
+    with transaction(factory) as session:
+        checkpoint = session.get(EventCheckpoint, event_id)
+        devices = pickle.loads(checkpoint.devices)
+        devices["clock"] = PacedClock(
+            job.prepared.request.start, datetime.now(UTC) - timedelta(days=1), 1.0
+        )
+        checkpoint.devices = pickle.dumps(devices)
+        under_control = int(pickle.loads(checkpoint.state)["under_control"].sum())
+    final = subprocess.run(
+        _coflex("event", "resume", "--quiet", "--database", url, "--event", str(event_id)),
+        capture_output=True, text=True, timeout=600,
+    )
+    assert final.returncode == 0, final.stderr
+
+    with factory() as session:
+        checkpoint = session.get(EventCheckpoint, event_id)
+        reasons = session.scalars(
+            select(Participation.release_reason).where(
+                Participation.event_id == event_id,
+                Participation.release_reason == event_resume.RESUMED_AFTER_END,
+            )
+        ).all()
+        traces = session.scalar(
+            select(func.count()).select_from(EventTrace).where(
+                EventTrace.event_id == event_id
+            )
+        )
+        pending = session.scalar(
+            select(func.count()).select_from(CommandOutbox).where(
+                CommandOutbox.status == "pending"
+            )
+        )
+        state = event_resume.runner_state(checkpoint)
+    assert under_control > 0
+    assert len(reasons) == under_control
+    assert checkpoint.note is not None
+    assert "after the event end" in checkpoint.note
+    assert checkpoint.stage == "done"
+    assert traces < EVENT_MINUTES
+    assert pending == 0
+    assert not state["under_control"].any()
     engine.dispose()

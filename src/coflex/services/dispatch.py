@@ -46,6 +46,11 @@ from coflex.services.events import PreparedEvent, revise_site_decisions
 logger = logging.getLogger(__name__)
 
 STEP_S = 60
+# Overrides honoured, and command acknowledgements stored, per transaction.
+# Small transactions keep SQLite's single write lock free for the web, which
+# stores new overrides while the event runs.
+OVERRIDE_BATCH = 100
+ACKNOWLEDGEMENT_BATCH = 250
 TEMPERATURE_GUARD_C = 0.2
 SOC_GUARD = 0.01
 TANK_GUARD_C = 0.5
@@ -69,9 +74,15 @@ class OverrideInbox(Protocol):
         step_start: datetime,
         step_end: datetime,
         already_released: Collection[int],
+        limit: int | None = None,
     ) -> list[OverrideRequest]:
-        """Return the requests made by ``step_end`` and mark them taken."""
+        """Return at most ``limit`` requests made by ``step_end`` and mark them taken.
+
+        ``has_more`` is then True if more requests may be due.
+        """
         ...
+
+    has_more: bool
 
 
 @dataclass
@@ -130,9 +141,14 @@ class EventRunner:
         self.round = 0
         self.step_readings: tuple[datetime, Telemetry, Telemetry] | None = None
         self.pending_overrides: list[OverrideRequest] = []
+        # The round whose safety violations are counted, so that a step
+        # repeated after a resume does not count them twice.
+        self.counted_round = -1
         # Stores the checkpoint in the transaction of each decision and
         # delivery: called with the session, the round and the phase.
         self.on_checkpoint: Callable[[Session, int, str], None] | None = None
+        self.capture_devices: Callable[[], bytes] | None = None
+        self.devices_state: bytes | None = None
         with factory() as session:
             rows = session.execute(
                 select(Participation.device_id, Participation.id).where(
@@ -196,10 +212,10 @@ class EventRunner:
             self.under_control[ks] = False
 
     def deliver(self) -> None:
-        """Deliver the queued commands and store the answers in one transaction.
+        """Deliver the queued commands and store the acknowledgements in one transaction.
 
         The transaction also writes the step's trace, when a step is waiting
-        for it, and the checkpoint, so that the stored answers, the runner's
+        for it, and the checkpoint, so that the stored acknowledgements, the runner's
         state and the devices' state always match.
         """
         queued, self.queue = self.queue, []
@@ -208,18 +224,30 @@ class EventRunner:
             batch = [item for item in queued if item.at == at]
             acks += self.adapter.send([item.command for item in batch], at)
         queued = sorted(queued, key=lambda item: item.at)
-        with transaction(self.factory) as session:
-            command_outbox.mark_answered(session, queued, acks)
-            for action in Action:
-                chosen = [i for i, item in enumerate(queued) if item.command.action is action]
-                if chosen:
-                    self._record_answers(
-                        session, [queued[i] for i in chosen], [acks[i] for i in chosen]
-                    )
-            if self.step_readings is not None:
-                self._trace(session, *self.step_readings)
-                self.step_readings = None
-            self._checkpoint(session, "delivered")
+        self._capture_devices()
+        for first in range(0, max(len(queued), 1), ACKNOWLEDGEMENT_BATCH):
+            last = first + ACKNOWLEDGEMENT_BATCH >= len(queued)
+            part = slice(first, first + ACKNOWLEDGEMENT_BATCH)
+            with transaction(self.factory) as session:
+                self._store_acknowledgements(session, queued[part], acks[part])
+                if last and self.step_readings is not None:
+                    self._trace(session, *self.step_readings)
+                    self.step_readings = None
+                self._checkpoint(session, "delivered" if last else "delivering")
+
+    def _store_acknowledgements(
+        self,
+        session: Session,
+        queued: list[command_outbox.QueuedCommand],
+        acks: list[Acknowledgement],
+    ) -> None:
+        command_outbox.mark_answered(session, queued, acks)
+        for action in Action:
+            chosen = [i for i, item in enumerate(queued) if item.command.action is action]
+            if chosen:
+                self._record_answers(
+                    session, [queued[i] for i in chosen], [acks[i] for i in chosen]
+                )
 
     def _record_answers(
         self,
@@ -265,6 +293,12 @@ class EventRunner:
                 self.outcome.dispatched_sites.add(site)
                 if not self.p.notice_on_time[site]:
                     self.outcome.notices_late_dispatched += 1
+
+    def _capture_devices(self) -> None:
+        # Serialised before the transaction opens, so that SQLite's write lock
+        # is not held while a large fleet is pickled.
+        if self.capture_devices is not None:
+            self.devices_state = self.capture_devices()
 
     def _checkpoint(self, session: Session, phase: str) -> None:
         if self.on_checkpoint is not None:
@@ -405,6 +439,7 @@ class EventRunner:
         # Fresh readings for the pre-command veto; the adapter is already at ``at``.
         self._previous = self.adapter.advance(at)
         self.round = 0
+        self._capture_devices()
         with transaction(self.factory) as session:
             self._record_late(session, late_sites, at)
             self.fraction[late] = 0.0
@@ -413,9 +448,14 @@ class EventRunner:
             session.get(Event, self.p.event_id).status = "running"  # type: ignore[union-attr]
             self._checkpoint(session, "decided")
         self.deliver()
+        self._cover_at_start()
+
+    def _cover_at_start(self) -> None:
+        """Cover the devices that rejected their first command with reserve."""
         self.round = 1
+        self._capture_devices()
         with transaction(self.factory) as session:
-            self._replan(session, at)
+            self._replan(session, self.p.request.start)
             self._checkpoint(session, "decided")
         self.deliver()
         logger.info(
@@ -457,6 +497,8 @@ class EventRunner:
 
         A resumed run calls this with the round after the last one stored.
         """
+        if first_round <= 1:
+            self._cover_at_start()
         times = self.step_times()
         for i, following in enumerate(times):
             if i + 2 < first_round:
@@ -475,18 +517,23 @@ class EventRunner:
             self.wait_until(following)
         telemetry = self.adapter.advance(following)
         counterfactual = self.twin.advance(following)
+        self._capture_devices()
         with transaction(self.factory) as session:
-            self._count_violations(telemetry)
+            if self.counted_round != self.round:
+                self._count_violations(telemetry)
+                self.counted_round = self.round
             self._release_lost(session, telemetry, following)
             due = [o for o in self.pending_overrides if o.requested_at <= following]
             self.pending_overrides = [
                 o for o in self.pending_overrides if o.requested_at > following
             ]
-            if self.override_inbox is not None:
-                due += self.override_inbox.take_due(
-                    session, at, following, self.outcome.overridden_sites.keys()
-                )
-            self._honour_overrides(session, due, following)
+            more = self._take_overrides(session, due, at, following)
+            self._checkpoint(session, "deciding")
+        while more:
+            with transaction(self.factory) as session:
+                more = self._take_overrides(session, [], at, following)
+                self._checkpoint(session, "deciding")
+        with transaction(self.factory) as session:
             self._watch(session, telemetry, following)
             if following < end and self.released.any():
                 self._replan(session, following)
@@ -494,6 +541,26 @@ class EventRunner:
             self._previous = telemetry
             self._checkpoint(session, "decided")
         self.deliver()
+
+    def _take_overrides(
+        self,
+        session: Session,
+        due: list[OverrideRequest],
+        at: datetime,
+        following: datetime,
+    ) -> bool:
+        """Honour one batch of due overrides; return True if more may be due."""
+        inbox = self.override_inbox
+        if inbox is not None:
+            due = due + inbox.take_due(
+                session,
+                at,
+                following,
+                self.outcome.overridden_sites.keys(),
+                limit=OVERRIDE_BATCH,
+            )
+        self._honour_overrides(session, due, following)
+        return inbox is not None and inbox.has_more
 
     def _honour_overrides(
         self, session: Session, due: list[OverrideRequest], at: datetime
@@ -666,6 +733,7 @@ class EventRunner:
 
     def finish(self, end: datetime, reason: str = "event_end") -> None:
         """Restore every device still under control and close the event."""
+        self._capture_devices()
         with transaction(self.factory) as session:
             still = np.flatnonzero(self.under_control)
             self._send(session, still, Action.RESTORE, reason, end)

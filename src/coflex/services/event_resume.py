@@ -40,6 +40,7 @@ _RUNNER_FIELDS = (
     "_previous",
     "step_readings",
     "pending_overrides",
+    "counted_round",
 )
 
 
@@ -111,20 +112,29 @@ def attach(runner: EventRunner, devices_state: Callable[[], object]) -> None:
         checkpoint = session.get(EventCheckpoint, runner.p.event_id)
         assert checkpoint is not None
         state = {name: getattr(runner, name) for name in _RUNNER_FIELDS}
-        state["devices"] = devices_state()
         checkpoint.state = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+        if runner.devices_state is not None:
+            checkpoint.devices = runner.devices_state
+            runner.devices_state = None
         checkpoint.last_round = round_number
         checkpoint.phase = phase
         checkpoint.stage = "run"
         checkpoint.updated_at = datetime.now(UTC)
 
     runner.on_checkpoint = store
+    runner.capture_devices = lambda: pickle.dumps(
+        devices_state(), protocol=pickle.HIGHEST_PROTOCOL
+    )
 
 
 def runner_state(checkpoint: EventCheckpoint) -> dict[str, Any] | None:
     if checkpoint.state is None:
         return None
-    return pickle.loads(checkpoint.state)  # noqa: S301 - written by this program
+    # Both were pickled by this program into its own database.
+    state = pickle.loads(checkpoint.state)  # noqa: S301
+    devices = checkpoint.devices
+    state["devices"] = pickle.loads(devices) if devices else None  # noqa: S301
+    return state
 
 
 def resume(
@@ -152,27 +162,32 @@ def resume(
             session, runner.p.event_id, candidate_of_device, runner._kind
         )
     runner.round = checkpoint.last_round
-    if runner.queue or checkpoint.phase == "decided":
-        logger.warning(
-            "event %s: delivering %d commands left pending by the stopped runner",
-            runner.p.event_id,
-            len(runner.queue),
-        )
+    logger.warning(
+        "event %s: resuming in round %d (%s) with %d commands pending",
+        runner.p.event_id,
+        checkpoint.last_round,
+        checkpoint.phase,
+        len(runner.queue),
+    )
+    next_round = checkpoint.last_round + 1
+    if checkpoint.phase == "deciding":
+        # The step stopped between two batches of overrides: it is repeated
+        # from the stored state, and its queued commands go out at its end.
+        next_round = checkpoint.last_round
+    elif runner.queue or checkpoint.phase != "delivered":
         runner.deliver()
-    last_step_round = len(runner.step_times()) + 1
-    end = runner.p.request.end
-    if checkpoint.last_round > last_step_round:
+    if checkpoint.last_round > len(runner.step_times()) + 1:
         return  # the event was already closed
-    if now is not None and now >= end:
+    if now is not None and now >= runner.p.request.end:
         _close_after_end(factory, runner, now)
         return
-    runner.run_from(checkpoint.last_round + 1)
+    runner.run_from(next_round)
 
 
 def _close_after_end(factory: sessionmaker[Session], runner: EventRunner, now: datetime) -> None:
     """Restore the devices still under control of an event whose end has passed.
 
-    Each device was told to leave control at the event end on its own (its
+    Each device was commanded to leave control at the event end on its own (its
     command carries ``until``), so this restore confirms what the device
     already did; the release reason records that the runner was down.
     """

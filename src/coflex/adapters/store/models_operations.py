@@ -70,9 +70,11 @@ class EventCheckpoint(Base):
     """How far a run of an event got, and what is needed to resume it.
 
     ``job`` contains the run's fixed inputs, written once. ``state`` contains
-    the runner's state (and a simulated fleet's state) after round
-    ``last_round``; ``phase`` is ``decided`` while that round's commands are
-    being delivered and ``delivered`` once every answer is stored.
+    the runner's state in round ``last_round``, and ``devices`` the state of a
+    simulated fleet, written only when it changed. ``phase`` is ``deciding``
+    while the round's decisions are stored in batches, ``decided`` once they
+    all are, ``delivering`` while acknowledgements are stored in batches, and
+    ``delivered`` once every acknowledgement is stored.
     """
 
     __tablename__ = "event_checkpoints"
@@ -83,6 +85,7 @@ class EventCheckpoint(Base):
     phase: Mapped[str] = mapped_column(String(16))
     job: Mapped[bytes] = mapped_column(LargeBinary)
     state: Mapped[bytes | None] = mapped_column(LargeBinary)
+    devices: Mapped[bytes | None] = mapped_column(LargeBinary)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
     resumes: Mapped[int] = mapped_column(Integer, default=0)
     # Why the last resume skipped steps, e.g. the event end had passed.

@@ -48,6 +48,7 @@ def upgrade() -> None:
         sa.Column("phase", sa.String(length=16), nullable=False),
         sa.Column("job", sa.LargeBinary(), nullable=False),
         sa.Column("state", sa.LargeBinary(), nullable=True),
+        sa.Column("devices", sa.LargeBinary(), nullable=True),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("resumes", sa.Integer(), nullable=False),
         sa.Column("note", sa.String(length=300), nullable=True),
