@@ -27,7 +27,8 @@ import numpy as np
 import pytest
 from sqlalchemy import func, select
 
-from coflex.adapters.notices.ledger import read_ledger
+from coflex.adapters.notices.ledger import IdempotentChannels, read_ledger
+from coflex.adapters.notices.simulated import SimulatedNoticeChannels
 from coflex.adapters.readers.weather import read_weather
 from coflex.adapters.store.database import open_engine, session_factory, transaction
 from coflex.adapters.store.models import (
@@ -40,7 +41,7 @@ from coflex.adapters.store.models import (
     Statement,
 )
 from coflex.adapters.store.models_operations import CommandOutbox, EventCheckpoint
-from coflex.services import event_resume
+from coflex.services import event_resume, events
 from coflex.services.demo import TERMS
 from coflex.services.override_inbox import PacedClock
 from coflex.services.scenario import choose_scenario
@@ -299,4 +300,52 @@ def test_resume_after_end_restores_devices(planned: Path, tmp_path: Path) -> Non
     assert traces < EVENT_MINUTES
     assert pending == 0
     assert not state["under_control"].any()
+    engine.dispose()
+
+
+class _Crash(Exception):
+    """Stands for the runner process dying inside a channel call."""
+
+
+class _CrashingChannels:
+    """Simulated channels that fail on the notice after the first ``after``."""
+
+    def __init__(self, after: int) -> None:
+        self.inner = SimulatedNoticeChannels(np.random.default_rng(1))
+        self.left = after
+
+    def send(self, channels, sent_at):  # type: ignore[no-untyped-def]
+        if self.left == 0:
+            raise _Crash
+        self.left -= 1
+        return self.inner.send(channels, sent_at)
+
+
+@pytest.mark.slow
+def test_notices_sent_once_after_crash(planned: Path, tmp_path: Path) -> None:
+    """A crash between delivering notices and storing receipts repeats none."""
+    url, engine, event_id, job = _copy_planned(planned, tmp_path)
+    factory = session_factory(engine)
+    ledger = tmp_path / "ledger.jsonl"
+    with pytest.raises(_Crash):
+        crashing = IdempotentChannels(_CrashingChannels(after=5), ledger)
+        events.send_notices(factory, event_id, job.prepared, crashing)
+    with factory() as session:
+        pending = session.scalar(
+            select(func.count()).select_from(Notice).where(Notice.status == "pending")
+        )
+    # The batch's transaction rolled back, so the five delivered are pending too.
+    assert pending > 5
+    assert len(read_ledger(ledger)) == 5
+
+    again = IdempotentChannels(SimulatedNoticeChannels(np.random.default_rng(2)), ledger)
+    events.send_notices(factory, event_id, job.prepared, again)
+
+    with factory() as session:
+        notices = session.scalars(select(Notice).where(Notice.event_id == event_id)).all()
+    keys = [entry["key"] for entry in read_ledger(ledger)]
+    assert again.repeats == 5
+    assert len(keys) == len(set(keys))
+    assert sorted(keys) == sorted(n.idempotency_key for n in notices)
+    assert all(n.status != "pending" for n in notices)
     engine.dispose()
