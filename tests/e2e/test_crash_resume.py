@@ -2,10 +2,10 @@
 
 One short event is planned with `coflex demo --stop-before-event`. Each seed
 runs `coflex event resume` in a real process and kills it with SIGKILL four
-times, each time once the stored progress passes a target drawn from the
-seed (during the notices, in two random rounds of the run, the last of which
-restores every device, and while settling) plus a random fraction of a
-second. A last resume runs the event to the end. The checks read the stored records afterwards: every notice
+times. Each kill comes a random fraction of a second after the stored progress
+passes a target drawn from the seed: after the first notices, in two random
+rounds of the run (the last round restores every device), and while settling.
+A last resume runs the event to the end. The checks read the stored records afterwards: every notice
 delivered exactly once, every command delivered and answered, no device under
 control after the event end, no limit crossed, and the event's records whole.
 """
@@ -25,8 +25,10 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
+from rich.progress import Progress
 from sqlalchemy import func, select
 
+from coflex.adapters.devices.simulated import SimulatedFleet
 from coflex.adapters.notices.ledger import IdempotentChannels, read_ledger
 from coflex.adapters.notices.simulated import SimulatedNoticeChannels
 from coflex.adapters.readers.weather import read_weather
@@ -41,7 +43,7 @@ from coflex.adapters.store.models import (
     Statement,
 )
 from coflex.adapters.store.models_operations import CommandOutbox, EventCheckpoint
-from coflex.services import event_resume, events
+from coflex.services import demo, event_resume, events
 from coflex.services.demo import TERMS
 from coflex.services.override_inbox import PacedClock
 from coflex.services.scenario import choose_scenario
@@ -348,4 +350,46 @@ def test_notices_sent_once_after_crash(planned: Path, tmp_path: Path) -> None:
     assert len(keys) == len(set(keys))
     assert sorted(keys) == sorted(n.idempotency_key for n in notices)
     assert all(n.status != "pending" for n in notices)
+    engine.dispose()
+
+
+@pytest.mark.slow
+def test_pending_commands_redelivered(
+    planned: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Commands stored but not delivered when the runner dies go out on resume."""
+    url, engine, event_id, _ = _copy_planned(planned, tmp_path)
+    factory = session_factory(engine)
+    deliver = SimulatedFleet.send
+    calls = []
+
+    def dies_on_third_delivery(self, commands, at):  # type: ignore[no-untyped-def]
+        calls.append(len(commands))
+        if len(calls) == 3:
+            raise _Crash
+        return deliver(self, commands, at)
+
+    monkeypatch.setattr(SimulatedFleet, "send", dies_on_third_delivery)
+    with Progress(disable=True) as progress, pytest.raises(_Crash):
+        demo.run_stored_event(factory, event_id, progress)
+    monkeypatch.setattr(SimulatedFleet, "send", deliver)
+    with factory() as session:
+        pending = session.scalar(
+            select(func.count()).select_from(CommandOutbox).where(
+                CommandOutbox.status == "pending"
+            )
+        )
+    assert pending == calls[-1]
+
+    with Progress(disable=True) as progress:
+        demo.run_stored_event(factory, event_id, progress)
+
+    with factory() as session:
+        outbox = session.scalars(select(CommandOutbox)).all()
+        commands = session.scalar(select(func.count()).select_from(DeviceCommand))
+        checkpoint = session.get(EventCheckpoint, event_id)
+        state = event_resume.runner_state(checkpoint)
+    assert all(row.status != "pending" for row in outbox)
+    assert commands == len(outbox)
+    assert not state["under_control"].any()
     engine.dispose()

@@ -128,9 +128,8 @@ def _run(
     checkpoint,  # type: ignore[no-untyped-def]
     progress: Progress,
 ) -> tuple[SimulatedFleet, dispatch.DispatchOutcome]:
+    """Run the event from its start, or resume it from its checkpoint."""
     prepared = job.prepared
-    fleet = job.fleet
-    twin = fleet.copy()
     state = event_resume.runner_state(checkpoint)
     if job.broker_url is not None:
         if state is not None:
@@ -142,19 +141,7 @@ def _run(
                 field="event",
             )
         return _run_over_mqtt(factory, job, progress)
-    clock = None
-    if state is None:
-        fleet.advance(job.scenario.start)
-        twin = fleet.copy()
-        if job.event_speed:
-            clock = override_inbox.PacedClock(
-                prepared.request.start, datetime.now(UTC), job.event_speed
-            )
-    else:
-        fleet.restore(state["devices"]["fleet"])
-        twin.restore(state["devices"]["twin"])
-        clock = state["devices"]["clock"]
-    fleet.step_s = twin.step_s = dispatch.STEP_S
+    fleet, twin, clock = _devices(job, state)
     runner = dispatch.EventRunner(factory, prepared, fleet, twin)
     steps = progress.add_task(
         "Running the event", total=len(runner.step_times())
@@ -180,6 +167,28 @@ def _run(
         outcome.shortfall_kw = runner.current_plan.shortfall_kw
         outcome.plan = runner.current_plan
     return fleet, outcome
+
+
+def _devices(
+    job: DemoJob, state: dict | None
+) -> tuple[SimulatedFleet, SimulatedFleet, override_inbox.PacedClock | None]:
+    """Return the fleet, its twin and the pacing clock at the start or as stored."""
+    fleet = job.fleet
+    clock = None
+    if state is None:
+        fleet.advance(job.scenario.start)
+        twin = fleet.copy()
+        if job.event_speed:
+            clock = override_inbox.PacedClock(
+                job.prepared.request.start, datetime.now(UTC), job.event_speed
+            )
+    else:
+        twin = fleet.copy()
+        fleet.restore(state["devices"]["fleet"])
+        twin.restore(state["devices"]["twin"])
+        clock = state["devices"]["clock"]
+    fleet.step_s = twin.step_s = dispatch.STEP_S
+    return fleet, twin, clock
 
 
 def _run_over_mqtt(

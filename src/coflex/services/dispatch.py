@@ -136,7 +136,7 @@ class EventRunner:
         # Commands stored in the outbox and not yet delivered, the current
         # round (0 and 1 start the event, 2 onwards are its steps, the last
         # one restores every device) and the step readings waiting for the
-        # answers before the step's trace is written.
+        # acknowledgements before the step's trace is written.
         self.queue: list[command_outbox.QueuedCommand] = []
         self.round = 0
         self.step_readings: tuple[datetime, Telemetry, Telemetry] | None = None

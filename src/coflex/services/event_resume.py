@@ -5,7 +5,7 @@ delivery (see :meth:`coflex.services.dispatch.EventRunner.deliver`), together
 with the state of a simulated fleet, which lives in the runner's process. A
 runner killed at any moment therefore leaves a checkpoint that matches the
 stored records and the command outbox exactly. Resuming reloads it, delivers
-the commands still pending, and continues with the next round; if the event
+the commands still pending, and continues with the next round. If the event
 end has already passed, it restores every device still under control instead
 and records why.
 """
@@ -187,9 +187,9 @@ def resume(
 def _close_after_end(factory: sessionmaker[Session], runner: EventRunner, now: datetime) -> None:
     """Restore the devices still under control of an event whose end has passed.
 
-    Each device was commanded to leave control at the event end on its own (its
-    command carries ``until``), so this restore confirms what the device
-    already did; the release reason records that the runner was down.
+    Each device was commanded to leave control at the event end on its own,
+    because its command carries ``until``. This restore confirms what the
+    device already did, and its release reason records that the runner was down.
     """
     note = (
         f"runner resumed at {now.isoformat()}, after the event end; "

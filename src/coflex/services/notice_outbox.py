@@ -1,7 +1,7 @@
 """The notice outbox: store a notice first, deliver it, then store its receipt.
 
 A notice row is written with status ``pending`` and an idempotency key before
-any channel sees it. Delivery takes the pending rows in small batches and
+it reaches any channel. Delivery takes the pending rows in small batches and
 stores each batch's receipts in one short transaction. A process stopped at
 any point leaves every notice either pending (delivered again on restart) or
 stored with its receipt, and the channel's idempotency key keeps a notice

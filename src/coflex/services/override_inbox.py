@@ -105,7 +105,7 @@ class DatabaseOverrideInbox:
 
         The marks are written in the runner's transaction, so a request is
         marked honoured exactly when its ``Override`` record is stored. At
-        most ``limit`` requests are taken, and ``has_more`` says whether the
+        most ``limit`` requests are taken, and ``has_more`` is True when the
         limit cut the batch short.
         """
         query = (
