@@ -5,9 +5,10 @@ runs `coflex event resume` in a real process and kills it with SIGKILL four
 times. Each kill comes a random fraction of a second after the stored progress
 passes a target drawn from the seed: after the first notices, in two random
 rounds of the run (the last round restores every device), and while settling.
-A last resume runs the event to the end. The checks read the stored records afterwards: every notice
-delivered exactly once, every command delivered and answered, no device under
-control after the event end, no limit crossed, and the event's records whole.
+A last resume runs the event to the end. The checks then read the stored
+records: every notice delivered exactly once, every command delivered and
+acknowledged or rejected, no device under control after the event end, no
+limit crossed, and the event's records whole.
 """
 
 from __future__ import annotations
@@ -69,11 +70,27 @@ def _plan(url: str, output: Path, seed: int) -> None:
     start, end = _window()
     done = subprocess.run(
         _coflex(
-            "demo", "--quiet", "--stop-before-event", "--database", url,
-            "--output", str(output), "--customers", "12", "--seed", str(seed),
-            "--override-share", "0.3", "--event-start", start, "--event-end", end,
+            "demo",
+            "--quiet",
+            "--stop-before-event",
+            "--database",
+            url,
+            "--output",
+            str(output),
+            "--customers",
+            "12",
+            "--seed",
+            str(seed),
+            "--override-share",
+            "0.3",
+            "--event-start",
+            start,
+            "--event-end",
+            end,
         ),
-        capture_output=True, text=True, timeout=600,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert done.returncode == 0, done.stderr
 
@@ -110,8 +127,17 @@ def _run_with_kills(
     hit = []
     for target in _targets(rng):
         runner = subprocess.Popen(
-            _coflex("event", "resume", "--quiet", "--database", url, "--event", str(event_id)),
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            _coflex(
+                "event",
+                "resume",
+                "--quiet",
+                "--database",
+                url,
+                "--event",
+                str(event_id),
+            ),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         while runner.poll() is None and _progress(factory, event_id, ledger) < target:
             time.sleep(0.02)
@@ -124,8 +150,12 @@ def _run_with_kills(
         runner.wait()
         hit.append(_progress(factory, event_id, ledger))
     final = subprocess.run(
-        _coflex("event", "resume", "--quiet", "--database", url, "--event", str(event_id)),
-        capture_output=True, text=True, timeout=600,
+        _coflex(
+            "event", "resume", "--quiet", "--database", url, "--event", str(event_id)
+        ),
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert final.returncode == 0, final.stderr
     engine.dispose()
@@ -146,7 +176,7 @@ def planned(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _copy_planned(planned: Path, folder: Path):  # type: ignore[no-untyped-def]
-    """Copy the planned database into ``folder``; return its URL, engine, event and job."""
+    """Copy the planned database into ``folder``; return URL, engine, event and job."""
     shutil.copytree(planned, folder, dirs_exist_ok=True)
     url = f"sqlite:///{folder / 'coflex.sqlite'}"
     engine = open_engine(url)
@@ -173,18 +203,19 @@ def test_runner_survives_random_kills(planned: Path, tmp_path: Path, seed: int) 
     print(f"seed {seed}: killed at (stage, round, notices) {hit}")
     assert hit, "the runner finished before any kill"
 
-
     with factory() as session:
         checkpoint = session.get(EventCheckpoint, event_id)
         assert checkpoint.stage == "done", hit
-        notices = session.scalars(select(Notice).where(Notice.event_id == event_id)).all()
+        notices = session.scalars(
+            select(Notice).where(Notice.event_id == event_id)
+        ).all()
         outbox = session.scalars(
             select(CommandOutbox).where(CommandOutbox.event_id == event_id)
         ).all()
         commands = session.scalar(
-            select(func.count()).select_from(DeviceCommand).where(
-                DeviceCommand.event_id == event_id
-            )
+            select(func.count())
+            .select_from(DeviceCommand)
+            .where(DeviceCommand.event_id == event_id)
         )
         traces = session.scalars(
             select(EventTrace.at).where(EventTrace.event_id == event_id)
@@ -195,12 +226,18 @@ def test_runner_survives_random_kills(planned: Path, tmp_path: Path, seed: int) 
                 Participation.dispatched_at.is_not(None),
             )
         ).all()
-        report = session.scalar(select(EventReport).where(EventReport.event_id == event_id))
+        report = session.scalar(
+            select(EventReport).where(EventReport.event_id == event_id)
+        )
         statements = session.scalar(
-            select(func.count()).select_from(Statement).where(Statement.event_id == event_id)
+            select(func.count())
+            .select_from(Statement)
+            .where(Statement.event_id == event_id)
         )
         baselines = session.scalar(
-            select(func.count()).select_from(Baseline).where(Baseline.event_id == event_id)
+            select(func.count())
+            .select_from(Baseline)
+            .where(Baseline.event_id == event_id)
         )
         state = event_resume.runner_state(checkpoint)
 
@@ -241,8 +278,11 @@ def _kill_at_round(url: str, event_id: int, round_number: int) -> None:
     engine = open_engine(url)
     factory = session_factory(engine)
     runner = subprocess.Popen(
-        _coflex("event", "resume", "--quiet", "--database", url, "--event", str(event_id)),
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        _coflex(
+            "event", "resume", "--quiet", "--database", url, "--event", str(event_id)
+        ),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     target = (STAGES.index("run"), round_number, 0)
     while runner.poll() is None and _progress(factory, event_id, Path("-")) < target:
@@ -270,8 +310,12 @@ def test_resume_after_end_restores_devices(planned: Path, tmp_path: Path) -> Non
         checkpoint.devices = pickle.dumps(devices)
         under_control = int(pickle.loads(checkpoint.state)["under_control"].sum())
     final = subprocess.run(
-        _coflex("event", "resume", "--quiet", "--database", url, "--event", str(event_id)),
-        capture_output=True, text=True, timeout=600,
+        _coflex(
+            "event", "resume", "--quiet", "--database", url, "--event", str(event_id)
+        ),
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert final.returncode == 0, final.stderr
 
@@ -284,14 +328,14 @@ def test_resume_after_end_restores_devices(planned: Path, tmp_path: Path) -> Non
             )
         ).all()
         traces = session.scalar(
-            select(func.count()).select_from(EventTrace).where(
-                EventTrace.event_id == event_id
-            )
+            select(func.count())
+            .select_from(EventTrace)
+            .where(EventTrace.event_id == event_id)
         )
         pending = session.scalar(
-            select(func.count()).select_from(CommandOutbox).where(
-                CommandOutbox.status == "pending"
-            )
+            select(func.count())
+            .select_from(CommandOutbox)
+            .where(CommandOutbox.status == "pending")
         )
         state = event_resume.runner_state(checkpoint)
     assert under_control > 0
@@ -340,11 +384,15 @@ def test_notices_sent_once_after_crash(planned: Path, tmp_path: Path) -> None:
     assert pending > 5
     assert len(read_ledger(ledger)) == 5
 
-    again = IdempotentChannels(SimulatedNoticeChannels(np.random.default_rng(2)), ledger)
+    again = IdempotentChannels(
+        SimulatedNoticeChannels(np.random.default_rng(2)), ledger
+    )
     events.send_notices(factory, event_id, job.prepared, again)
 
     with factory() as session:
-        notices = session.scalars(select(Notice).where(Notice.event_id == event_id)).all()
+        notices = session.scalars(
+            select(Notice).where(Notice.event_id == event_id)
+        ).all()
     keys = [entry["key"] for entry in read_ledger(ledger)]
     assert again.repeats == 5
     assert len(keys) == len(set(keys))
@@ -375,9 +423,9 @@ def test_pending_commands_redelivered(
     monkeypatch.setattr(SimulatedFleet, "send", deliver)
     with factory() as session:
         pending = session.scalar(
-            select(func.count()).select_from(CommandOutbox).where(
-                CommandOutbox.status == "pending"
-            )
+            select(func.count())
+            .select_from(CommandOutbox)
+            .where(CommandOutbox.status == "pending")
         )
     assert pending == calls[-1]
 

@@ -308,7 +308,8 @@ def test_device_reverts_after_until(rig: Rig) -> None:
     gateway = gateway_for(rig)
     assert len(gateway.wait_online(10)) == 0
     at = to_datetime(rig.fleet.state.at)
-    hvac = [int(d) for d, k in zip(rig.fleet.device_id, rig.kinds) if k == "hvac"]
+    kinds = zip(rig.fleet.device_id, rig.kinds, strict=True)
+    hvac = [int(d) for d, k in kinds if k == "hvac"]
     device_id = hvac[0]
     _, i = rig.host.fleet._lookup[device_id]
     command = Command(

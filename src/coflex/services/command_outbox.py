@@ -36,7 +36,7 @@ class QueuedCommand:
 
 
 def command_kind(action: Action, reason: str) -> str:
-    """Return ``dispatch``, ``release`` (during the event) or ``restore`` (at its end)."""
+    """Return the kind: ``dispatch``, ``release`` (during the event), ``restore``."""
     if action is Action.CURTAIL:
         return "dispatch"
     return "restore" if reason == "event_end" else "release"

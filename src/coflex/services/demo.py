@@ -11,7 +11,7 @@ import logging
 import math
 import time as clock
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -40,7 +40,6 @@ from coflex.adapters.store.database import (
     migrate,
     open_engine,
     session_factory,
-    transaction,
 )
 from coflex.domain.measurement import benefits
 from coflex.domain.operations.requests import FlexibilityRequest, validate_request
@@ -55,7 +54,6 @@ from coflex.services import (
     events,
     history,
     measurement,
-    override_inbox,
     reporting,
     transparency,
 )
@@ -340,7 +338,9 @@ def _run_event(
     factory, options, scenario: Scenario, weather, world: World, rng, progress, url
 ) -> dict[str, object]:  # type: ignore[no-untyped-def]
     """Plan the event, store it as a resumable job, and run the job."""
-    event_id = prepare_job(factory, options, scenario, weather, world, rng, progress, url)
+    event_id = prepare_job(
+        factory, options, scenario, weather, world, rng, progress, url
+    )
     if options.stop_before_event:
         return {"event_id": event_id}
     return run_stored_event(factory, event_id, progress)
@@ -432,7 +432,9 @@ def _create_accounts(  # type: ignore[no-untyped-def]
     The notices are not sent yet, so the accounts are picked among all
     planned customers, on time or not.
     """
-    all_on_time = replace(prepared, notice_on_time=np.ones(prepared.index.n_sites, bool))
+    all_on_time = replace(
+        prepared, notice_on_time=np.ones(prepared.index.n_sites, bool)
+    )
     credentials = demo_accounts.create_demo_accounts(
         factory,
         world.aggregator_id,

@@ -37,6 +37,7 @@ from coflex.adapters.store.database import transaction
 from coflex.adapters.store.meter import store_meter_days
 from coflex.adapters.store.models import Baseline, EventReport, MeterDay, Statement
 from coflex.domain.measurement.settlement import PaymentRates
+from coflex.errors import InputError
 from coflex.services import (
     dispatch,
     event_resume,
@@ -45,7 +46,6 @@ from coflex.services import (
     override_inbox,
     reporting,
 )
-from coflex.errors import InputError
 from coflex.services.scenario import Scenario
 
 logger = logging.getLogger(__name__)
@@ -83,7 +83,7 @@ def run_job(
     parties: reporting.Parties,
     season_totals,  # type: ignore[no-untyped-def]
 ) -> dict[str, object]:
-    """Run the stages of a stored demo event from where it stopped; return its summary."""
+    """Run a stored demo event's stages from where it stopped; return its summary."""
     checkpoint = event_resume.load(factory, event_id)
     job: DemoJob = event_resume.job_of(checkpoint)
     ledger = job.output_dir / NOTICE_LEDGER
@@ -143,9 +143,7 @@ def _run(
         return _run_over_mqtt(factory, job, progress)
     fleet, twin, clock = _devices(job, state)
     runner = dispatch.EventRunner(factory, prepared, fleet, twin)
-    steps = progress.add_task(
-        "Running the event", total=len(runner.step_times())
-    )
+    steps = progress.add_task("Running the event", total=len(runner.step_times()))
     runner.on_step = lambda: progress.advance(steps)
     if clock is not None:
         runner.wait_until = clock.wait_until
@@ -250,18 +248,27 @@ def _settle(  # type: ignore[no-untyped-def]
     scenario, prepared = job.scenario, job.prepared
     event_id = prepared.event_id
     zone = ZoneInfo(scenario.timezone)
-    next_midnight = datetime.combine(scenario.event_day + timedelta(days=1), time(), zone)
+    next_midnight = datetime.combine(
+        scenario.event_day + timedelta(days=1), time(), zone
+    )
     fleet.step_s = 300
     fleet.advance(next_midnight)
     with transaction(factory) as session:
         stored = session.scalar(
             select(func.count())
             .select_from(MeterDay)
-            .where(MeterDay.day == scenario.event_day, MeterDay.site_id.in_(job.site_ids.tolist()))
+            .where(
+                MeterDay.day == scenario.event_day,
+                MeterDay.site_id.in_(job.site_ids.tolist()),
+            )
         )
         if not stored:
             store_meter_days(
-                session, job.site_ids, fleet.meter(), scenario.event_day, scenario.timezone
+                session,
+                job.site_ids,
+                fleet.meter(),
+                scenario.event_day,
+                scenario.timezone,
             )
 
     participants = np.array(sorted(outcome.dispatched_sites), dtype=np.int64)
@@ -301,7 +308,9 @@ def _settle(  # type: ignore[no-untyped-def]
     with factory() as session:
         count = int(
             session.scalar(
-                select(func.count()).select_from(Statement).where(Statement.event_id == event_id)
+                select(func.count())
+                .select_from(Statement)
+                .where(Statement.event_id == event_id)
             )
             or 0
         )

@@ -212,11 +212,11 @@ class EventRunner:
             self.under_control[ks] = False
 
     def deliver(self) -> None:
-        """Deliver the queued commands and store the acknowledgements in one transaction.
+        """Deliver the queued commands and store the acknowledgements in batches.
 
-        The transaction also writes the step's trace, when a step is waiting
-        for it, and the checkpoint, so that the stored acknowledgements, the runner's
-        state and the devices' state always match.
+        Every batch's transaction also writes the checkpoint, and the last one
+        the step's trace when a step is waiting for it, so that the stored
+        acknowledgements, the runner's state and the devices' state match.
         """
         queued, self.queue = self.queue, []
         acks: list[Acknowledgement] = []
@@ -243,7 +243,9 @@ class EventRunner:
     ) -> None:
         command_outbox.mark_answered(session, queued, acks)
         for action in Action:
-            chosen = [i for i, item in enumerate(queued) if item.command.action is action]
+            chosen = [
+                i for i, item in enumerate(queued) if item.command.action is action
+            ]
             if chosen:
                 self._record_answers(
                     session, [queued[i] for i in chosen], [acks[i] for i in chosen]
@@ -484,7 +486,9 @@ class EventRunner:
         """Return the end of every step, from the first to the event end."""
         start, end = self.p.request.start, self.p.request.end
         count = math.ceil((end - start).total_seconds() / STEP_S)
-        return [min(start + timedelta(seconds=STEP_S * i), end) for i in range(1, count + 1)]
+        return [
+            min(start + timedelta(seconds=STEP_S * i), end) for i in range(1, count + 1)
+        ]
 
     def run(self, overrides: list[OverrideRequest]) -> DispatchOutcome:
         """Run from the event start to its end and restore every device."""

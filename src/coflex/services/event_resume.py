@@ -44,7 +44,9 @@ _RUNNER_FIELDS = (
 )
 
 
-def create(factory: sessionmaker[Session], event_id: int, job: object, at: datetime) -> None:
+def create(
+    factory: sessionmaker[Session], event_id: int, job: object, at: datetime
+) -> None:
     """Store a new event's checkpoint with the run's fixed inputs."""
     with transaction(factory) as session:
         session.add(
@@ -184,7 +186,9 @@ def resume(
     runner.run_from(next_round)
 
 
-def _close_after_end(factory: sessionmaker[Session], runner: EventRunner, now: datetime) -> None:
+def _close_after_end(
+    factory: sessionmaker[Session], runner: EventRunner, now: datetime
+) -> None:
     """Restore the devices still under control of an event whose end has passed.
 
     Each device was commanded to leave control at the event end on its own,

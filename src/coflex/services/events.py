@@ -419,7 +419,9 @@ def send_notices(
     with transaction(factory) as session:
         notice_outbox.enqueue(session, rows)
     deadlines = _notice_deadlines(prepared, sites)
-    site_of_key = {row["idempotency_key"]: s for row, s in zip(rows, sites.tolist())}
+    site_of_key = {
+        row["idempotency_key"]: s for row, s in zip(rows, sites.tolist(), strict=True)
+    }
 
     def status_of(notice: Notice, receipt: DeliveryReceipt) -> str:
         deadline = deadlines[site_of_key[notice.idempotency_key]]
@@ -434,7 +436,9 @@ def send_notices(
     _record_notice_outcome(factory, prepared, site_of_key, deadlines, notified=True)
 
 
-def load_notice_outcome(factory: sessionmaker[Session], prepared: PreparedEvent) -> None:
+def load_notice_outcome(
+    factory: sessionmaker[Session], prepared: PreparedEvent
+) -> None:
     """Read the stored pre-event notice receipts into ``prepared``."""
     sites = np.unique(prepared.index.device_site[prepared.candidate_device_pos])
     site_of_key: dict[object, int] = {
@@ -484,7 +488,7 @@ def prepare_event(
     terms: ProgramTerms,
     request: FlexibilityRequest,
     forecaster: Forecaster,
-    channels: SimulatedNoticeChannels,
+    channels: NoticeSender | IdempotentChannels,
     *,
     method: str = "highs",
 ) -> PreparedEvent:

@@ -91,7 +91,10 @@ def deliver_pending(
                 )
                 for n in notices
             ]
-            rows = [_mark(n, r, status_of(n, r)) for n, r in zip(notices, receipts)]
+            rows = [
+                _mark(n, r, status_of(n, r))
+                for n, r in zip(notices, receipts, strict=True)
+            ]
             audit.append(session, audit.notice_records(rows))
     if pending_ids:
         logger.info(

@@ -261,7 +261,7 @@ class SimulatedFleet:
             setattr(self, name, snapshot[name])
 
     def trim_base_load(self, first_day) -> None:  # type: ignore[no-untyped-def]
-        """Drop the base load of the days before ``first_day``, which is never used again."""
+        """Drop the base load before ``first_day``, which the run never reads again."""
         days = (first_day - self.base_load_first_day).days
         if days <= 0:
             return

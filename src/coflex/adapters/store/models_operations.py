@@ -44,7 +44,7 @@ class CommandOutbox(Base):
     decided once is stored once however often the runner restarts. ``kind``
     is ``dispatch`` (curtail), ``release`` (a restore during the event) or
     ``restore`` (the restore at the event end). ``status`` goes from
-    ``pending`` to ``acknowledged`` or ``rejected`` when the device acknowledges or rejects it.
+    ``pending`` to ``acknowledged`` or ``rejected`` when the device responds.
     """
 
     __tablename__ = "command_outbox"

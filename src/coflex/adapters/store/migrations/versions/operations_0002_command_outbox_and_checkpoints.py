@@ -59,7 +59,9 @@ def upgrade() -> None:
         batch.add_column(
             sa.Column("idempotency_key", sa.String(length=96), nullable=True)
         )
-        batch.create_unique_constraint("uq_notices_idempotency_key", ["idempotency_key"])
+        batch.create_unique_constraint(
+            "uq_notices_idempotency_key", ["idempotency_key"]
+        )
 
 
 def downgrade() -> None:
