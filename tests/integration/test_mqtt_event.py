@@ -22,7 +22,7 @@ from coflex.adapters.devices import mqtt_session
 from coflex.adapters.devices.base import Action
 from coflex.adapters.store.models import Participation
 from coflex.adapters.store.models_devices import FailSafeAction
-from coflex.services import demo
+from coflex.services import demo_job
 from coflex.services.demo import DemoOptions, run_demo
 
 
@@ -98,7 +98,7 @@ def test_lost_contact_released_and_recorded(
         gateway.advance = dropping_advance
         return simulation
 
-    monkeypatch.setattr(demo, "start_simulation", start_and_drop_two)
+    monkeypatch.setattr(demo_job, "start_simulation", start_and_drop_two)
     summary = run(tmp_path, "mqtt")
     assert summary["safety_violations"] == 0
     engine = create_engine(f"sqlite:///{tmp_path / 'coflex.sqlite'}")

@@ -301,3 +301,24 @@ def test_broker_gone_mid_event(rig: Rig) -> None:
     # Every simulated device noticed and fell back to its customer's schedule.
     assert wait_for(lambda: (rig.host.fleet.hvac_offset == 0.0).all())
     gateway.close()
+
+
+def test_device_reverts_after_until(rig: Rig) -> None:
+    """A curtailed device returns to its own schedule at ``until`` with no restore."""
+    gateway = gateway_for(rig)
+    assert len(gateway.wait_online(10)) == 0
+    at = to_datetime(rig.fleet.state.at)
+    kinds = zip(rig.fleet.device_id, rig.kinds, strict=True)
+    hvac = [int(d) for d, k in kinds if k == "hvac"]
+    device_id = hvac[0]
+    _, i = rig.host.fleet._lookup[device_id]
+    command = Command(
+        device_id, "hvac", Action.CURTAIL, 1.5, "t", until=at + timedelta(seconds=120)
+    )
+    [ack] = gateway.send([command], at)
+    assert ack.accepted
+    gateway.advance(at + timedelta(seconds=60))
+    assert rig.host.fleet.hvac_offset[i] == 1.5
+    gateway.advance(at + timedelta(seconds=180))
+    assert rig.host.fleet.hvac_offset[i] == 0.0
+    gateway.close()

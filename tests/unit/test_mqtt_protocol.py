@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -94,3 +95,17 @@ def test_acl_confines_devices() -> None:
     acl = wire.access_control_list("coflex")
     assert "pattern write coflex/devices/%u/ack" in acl
     assert "pattern read coflex/devices/%u/command" in acl
+
+
+def test_command_carries_until() -> None:
+    until = AT + timedelta(hours=2)
+    sent = wire.CommandMessage("s-2", Action.CURTAIL, 1.5, AT, until)
+    payload = wire.encode_command(sent)
+    assert json.loads(payload)["until"] == until.isoformat()
+    assert wire.decode_command(payload) == sent
+
+
+def test_restore_has_no_until() -> None:
+    sent = wire.CommandMessage("s-3", Action.RESTORE, None, AT)
+    assert json.loads(wire.encode_command(sent))["until"] is None
+    assert wire.decode_command(wire.encode_command(sent)).until is None

@@ -180,6 +180,13 @@ def demo(
             "Default: as fast as possible.",
         ),
     ] = None,
+    stop_before_event: Annotated[
+        bool,
+        typer.Option(
+            help="Plan the event and store it, then stop before the first notice; "
+            "run it with `coflex event resume`."
+        ),
+    ] = False,
 ) -> None:
     """Run a whole flexibility event on a simulated fleet driven by real data."""
     from coflex.adapters.store.crypto import ensure_key_file, load_keyring
@@ -209,6 +216,7 @@ def demo(
         broker_url=broker,
         show_progress=not quiet,
         event_speed=event_speed,
+        stop_before_event=stop_before_event,
     )
     try:
         summary = run_demo(options, console=console)

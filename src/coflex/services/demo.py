@@ -10,7 +10,7 @@ import json
 import logging
 import math
 import time as clock
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -27,9 +27,8 @@ from rich.progress import (
 from rich.table import Table
 from sqlalchemy.engine import make_url
 
-from coflex.adapters.devices.mqtt_session import parse_broker_url, start_simulation
+from coflex.adapters.devices.mqtt_session import parse_broker_url
 from coflex.adapters.devices.simulated import SimulatedFleet
-from coflex.adapters.notices.simulated import SimulatedNoticeChannels
 from coflex.adapters.readers.household import (
     assign_base_load,
     base_load_kw,
@@ -44,9 +43,7 @@ from coflex.adapters.store.database import (
     session_factory,
     transaction,
 )
-from coflex.adapters.store.meter import store_meter_days
 from coflex.domain.measurement import benefits
-from coflex.domain.measurement.settlement import PaymentRates
 from coflex.domain.operations.requests import FlexibilityRequest, validate_request
 from coflex.domain.programs import EventClass, ProgramTerms
 from coflex.errors import InputError
@@ -54,11 +51,12 @@ from coflex.services import (
     audit_anchors,
     demo_accounts,
     demo_contracts,
+    demo_job,
     dispatch,
+    event_resume,
     events,
     history,
     measurement,
-    override_inbox,
     program_offers,
     reporting,
     transparency,
@@ -121,6 +119,9 @@ class DemoOptions:
     broker_url: str = "mqtt://127.0.0.1:1883"
     # NWS alerts (GeoJSON or CAP 1.2) known when the request arrives.
     weather_alerts_path: Path | None = None
+    # Store the planned event and stop before its first notice, for
+    # `coflex event resume` to run.
+    stop_before_event: bool = False
 
 
 def _validate(options: DemoOptions) -> None:
@@ -205,6 +206,12 @@ def run_demo(options: DemoOptions, *, console: Console) -> dict[str, object]:
             _anchor(factory, anchoring)
     finally:
         engine.dispose()
+    if options.stop_before_event:
+        console.print(
+            f"event {summary['event_id']} is planned and stored; run it with "
+            f"coflex event resume --event {summary['event_id']}"
+        )
+        return summary
     summary["seconds"] = round(clock.perf_counter() - started, 1)
     (options.output_dir / "summary.json").write_text(
         json.dumps(summary, indent=2) + "\n", encoding="utf-8"
@@ -329,12 +336,15 @@ def _enroll(factory, options, scenario, weather, load, rng, progress) -> World: 
 def _overrides(
     prepared: events.PreparedEvent, share: float, rng: np.random.Generator
 ) -> list[dispatch.OverrideRequest]:
-    """Pick the customers who override, and when, among those planned to dispatch."""
+    """Pick the customers who override, and when, among those planned to dispatch.
+
+    The pick is made before the notices go out; the run drops the overrides
+    of sites whose notice came late, which are not dispatched.
+    """
     planned = prepared.plan.fraction > 0
     sites = np.unique(
         prepared.index.device_site[prepared.candidate_device_pos[planned]]
     )
-    sites = sites[prepared.notice_on_time[sites]]
     count = int(round(share * len(sites)))
     chosen = (
         rng.choice(sites, size=count, replace=False) if count else np.zeros(0, np.int64)
@@ -363,6 +373,42 @@ def _run_event(
     url,
     alerts=(),
 ) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    """Plan the event, store it as a resumable job, and run the job."""
+    event_id = prepare_job(
+        factory, options, scenario, weather, world, rng, progress, url, alerts
+    )
+    if options.stop_before_event:
+        return {"event_id": event_id}
+    return run_stored_event(factory, event_id, progress)
+
+
+def run_stored_event(factory, event_id: int, progress) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    """Run a stored demo event from where it stopped; return its summary."""
+    summary = demo_job.run_job(
+        factory,
+        event_id,
+        progress,
+        values=VALUES,
+        terms_payment=(TERMS.payment_per_kwh, TERMS.currency),
+        parties=_parties(),
+        season_totals=_season_totals,
+    )
+    summary["event_id"] = event_id
+    return summary
+
+
+def prepare_job(  # type: ignore[no-untyped-def]
+    factory,
+    options,
+    scenario: Scenario,
+    weather,
+    world: World,
+    rng,
+    progress,
+    url,
+    alerts=(),
+) -> int:
+    """Plan the event and store everything its run needs; return the event id."""
     enrolled = world.enrolled
     event_midnight = datetime.combine(
         scenario.event_day, time(), ZoneInfo(scenario.timezone)
@@ -382,8 +428,7 @@ def _run_event(
         meter_from=event_midnight,
         step_s=300,
     )
-    target = _target_kw(options)
-    request = _request(scenario, float(target))
+    request = _request(scenario, float(_target_kw(options)))
     received = request.received_at
     fleet_adapter.advance(received)
     forecaster = SimulatedForecaster(
@@ -392,135 +437,64 @@ def _run_event(
         planning_margin_c=PLANNING_MARGIN_C,
         planning_margin_soc=PLANNING_MARGIN_SOC,
     )
-    prepared = events.prepare_event(
+    prepared = events.plan_request(
         factory,
         world.program_id,
         TERMS,
         request,
         forecaster,
-        SimulatedNoticeChannels(rng),
         weather_alerts=alerts,
     )
     transparency.write_automation_documents(
         factory, prepared.index, _parties(), options.output_dir, received
     )
-    fleet_adapter.advance(scenario.start - timedelta(seconds=events.REMINDER_LEAD_S))
-    events.send_reminders(factory, prepared, SimulatedNoticeChannels(rng))
-    fleet_adapter.advance(scenario.start)
-    twin = fleet_adapter.copy()
-    fleet_adapter.step_s = twin.step_s = dispatch.STEP_S
-    mqtt = None
-    if options.devices == "mqtt":
-        # The devices run in their own process behind the broker; the twin
-        # stays in this process, on its customers' own schedules.
-        mqtt = start_simulation(fleet_adapter, enrolled.device_kind, options.broker_url)
-    adapter = fleet_adapter if mqtt is None else mqtt.gateway
-    runner = dispatch.EventRunner(factory, prepared, adapter, twin)
-    steps = progress.add_task(
-        "Running the event", total=int(request.duration_s // dispatch.STEP_S)
-    )
-    runner.on_step = lambda: progress.advance(steps)
     overrides = _overrides(prepared, options.override_share, rng)
-    _open_to_the_web(factory, options, world, prepared, runner, overrides, progress)
-    try:
-        outcome = runner.run(overrides)
-    finally:
-        if mqtt is not None:
-            fleet_adapter = mqtt.stop()
-
-    next_midnight = datetime.combine(
-        scenario.event_day + timedelta(days=1), time(), ZoneInfo(scenario.timezone)
-    )
-    fleet_adapter.step_s = 300
-    fleet_adapter.advance(next_midnight)
-    with transaction(factory) as session:
-        store_meter_days(
-            session,
-            enrolled.site_ids,
-            fleet_adapter.meter(),
-            scenario.event_day,
-            scenario.timezone,
-        )
-
-    participants = np.array(sorted(outcome.dispatched_sites), dtype=np.int64)
-    overridden = np.zeros(prepared.index.n_sites, dtype=bool)
-    overridden[list(outcome.overridden_sites)] = True
-    m = measurement.measure_event(
-        factory,
-        prepared.event_id,
-        prepared.index.site_id,
-        participants,
-        first_day=scenario.first_day,
-        event_day=scenario.event_day,
-        start=scenario.start,
-        end=scenario.end,
-        timezone=scenario.timezone,
-        rates=PaymentRates(
-            energy_per_kwh=TERMS.payment_per_kwh, currency=TERMS.currency
-        ),
-        values=VALUES,
-        overridden=overridden,
-        customer_ids=prepared.index.customer_id,
-    )
-    issued = scenario.end + timedelta(hours=1)
-    parties = _parties()
-    written = progress.add_task("Writing statements", total=len(participants))
-    count = reporting.write_statements(
-        factory,
-        prepared,
-        outcome,
-        m,
-        parties,
-        VALUES,
-        options.output_dir,
-        issued,
-        progress=lambda: progress.advance(written),
-        channels=SimulatedNoticeChannels(rng),
-    )
-    traces = reporting._traces(factory, prepared.event_id)
+    _create_accounts(factory, options, world, prepared, overrides, progress)
+    # The run never looks at the days before the request again.
+    fleet_adapter.trim_base_load(scenario.event_day - timedelta(days=2))
     shown_url = (
         make_url(url).render_as_string(hide_password=True) if "://" in url else url
     )
-    summary = reporting.build_summary(
-        prepared,
-        outcome,
-        m,
-        traces,
-        database=shown_url,
-        statements=count,
-        issued_at=issued,
-        season_totals=_season_totals(factory, prepared),
+    job = demo_job.DemoJob(
+        prepared=prepared,
+        fleet=fleet_adapter,
+        scenario=scenario,
+        site_ids=enrolled.site_ids,
+        overrides=overrides,
+        output_dir=options.output_dir.resolve(),
+        seed=options.seed,
+        event_speed=options.event_speed,
+        database_shown=shown_url,
+        site_positions=demo_accounts.site_positions(prepared),
+        broker_url=options.broker_url if options.devices == "mqtt" else None,
+        device_kinds=list(enrolled.device_kind),
     )
-    reporting.write_event_report(
-        factory, prepared, outcome, m, parties, summary, options.output_dir, issued
-    )
-    return summary
+    event_resume.create(factory, prepared.event_id, job, received)
+    return prepared.event_id
 
 
-def _open_to_the_web(  # type: ignore[no-untyped-def]
-    factory, options: DemoOptions, world: World, prepared, runner, overrides, progress
+def _create_accounts(  # type: ignore[no-untyped-def]
+    factory, options: DemoOptions, world: World, prepared, overrides, progress
 ) -> None:
-    """Create the demo accounts and let the runner take overrides from the web."""
+    """Create the demo accounts, with the customers who will override.
+
+    The notices are not sent yet, so the accounts are picked among all
+    planned customers, on time or not.
+    """
+    all_on_time = replace(
+        prepared, notice_on_time=np.ones(prepared.index.n_sites, bool)
+    )
     credentials = demo_accounts.create_demo_accounts(
         factory,
         world.aggregator_id,
         PROFILE.jurisdiction,
-        prepared,
+        all_on_time,
         {o.site_pos for o in overrides},
     )
     path = options.output_dir / "credentials.txt"
     demo_accounts.write_credentials(path, credentials)
     if options.show_progress:
         demo_accounts.print_credentials(progress.console, credentials, path)
-    clock = None
-    if options.event_speed:
-        clock = override_inbox.PacedClock(
-            prepared.request.start, datetime.now(UTC), options.event_speed
-        )
-        runner.wait_until = clock.wait_until
-    runner.override_inbox = override_inbox.DatabaseOverrideInbox(
-        prepared.event_id, demo_accounts.site_positions(prepared), clock
-    )
 
 
 def _season_totals(factory, prepared: events.PreparedEvent) -> dict[str, object]:  # type: ignore[no-untyped-def]

@@ -8,6 +8,7 @@ planner calls reserve devices to cover the gap it leaves.
 from __future__ import annotations
 
 import logging
+import math
 from collections import Counter
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ from coflex.domain.fleet import DeviceKind, ExclusionReason
 from coflex.domain.operations import planner, watchdog
 from coflex.services import (
     audit,
+    command_outbox,
     contract_guard,
     emergency_notices,
     event_changes,
@@ -51,6 +53,11 @@ from coflex.services.events import PreparedEvent, revise_site_decisions
 logger = logging.getLogger(__name__)
 
 STEP_S = 60
+# Overrides honoured, and command acknowledgements stored, per transaction.
+# Small transactions keep SQLite's single write lock free for the web, which
+# stores new overrides while the event runs.
+OVERRIDE_BATCH = 100
+ACKNOWLEDGEMENT_BATCH = 250
 TEMPERATURE_GUARD_C = 0.2
 SOC_GUARD = 0.01
 TANK_GUARD_C = 0.5
@@ -74,9 +81,15 @@ class OverrideInbox(Protocol):
         step_start: datetime,
         step_end: datetime,
         already_released: Collection[int],
+        limit: int | None = None,
     ) -> list[OverrideRequest]:
-        """Return the requests made by ``step_end`` and mark them taken."""
+        """Return at most ``limit`` requests made by ``step_end`` and mark them taken.
+
+        ``has_more`` is then True if more requests may be due.
+        """
         ...
+
+    has_more: bool
 
 
 @dataclass
@@ -131,6 +144,22 @@ class EventRunner:
         # overrides stored by the portal and the API from the inbox.
         self.wait_until: Callable[[datetime], None] | None = None
         self.override_inbox: OverrideInbox | None = None
+        # Commands stored in the outbox and not yet delivered, the current
+        # round (0 and 1 start the event, 2 onwards are its steps, the last
+        # one restores every device) and the step readings waiting for the
+        # acknowledgements before the step's trace is written.
+        self.queue: list[command_outbox.QueuedCommand] = []
+        self.round = 0
+        self.step_readings: tuple[datetime, Telemetry, Telemetry] | None = None
+        self.pending_overrides: list[OverrideRequest] = []
+        # The round whose safety violations are counted, so that a step
+        # repeated after a resume does not count them twice.
+        self.counted_round = -1
+        # Stores the checkpoint in the transaction of each decision and
+        # delivery: called with the session, the round and the phase.
+        self.on_checkpoint: Callable[[Session, int, str], None] | None = None
+        self.capture_devices: Callable[[], bytes] | None = None
+        self.devices_state: bytes | None = None
         with factory() as session:
             rows = session.execute(
                 select(Participation.device_id, Participation.id).where(
@@ -167,6 +196,11 @@ class EventRunner:
         reason: str,
         at: datetime,
     ) -> None:
+        """Store commands in the outbox with this decision; deliver them later.
+
+        A restore takes the device out of control at once; a curtailment puts
+        it under control only when the device accepts it.
+        """
         if action is Action.CURTAIL:
             ks = contract_guard.apply(self, session, ks, at)
             ks = vetoes.apply(self, session, ks, at)
@@ -183,34 +217,89 @@ class EventRunner:
             )
             for k in ks
         ]
-        acks = self.adapter.send(commands, at)
+        self.queue += command_outbox.enqueue(
+            session, self.p.event_id, self.round, ks.tolist(), commands, at
+        )
+        if action is Action.RESTORE:
+            self.under_control[ks] = False
+
+    def deliver(self) -> None:
+        """Deliver the queued commands and store the acknowledgements in batches.
+
+        Every batch's transaction also writes the checkpoint, and the last one
+        the step's trace when a step is waiting for it, so that the stored
+        acknowledgements, the runner's state and the devices' state match.
+        """
+        queued, self.queue = self.queue, []
+        acks: list[Acknowledgement] = []
+        for at in sorted({item.at for item in queued}):
+            batch = [item for item in queued if item.at == at]
+            acks += self.adapter.send([item.command for item in batch], at)
+        queued = sorted(queued, key=lambda item: item.at)
+        self._capture_devices()
+        for first in range(0, max(len(queued), 1), ACKNOWLEDGEMENT_BATCH):
+            last = first + ACKNOWLEDGEMENT_BATCH >= len(queued)
+            part = slice(first, first + ACKNOWLEDGEMENT_BATCH)
+            with transaction(self.factory) as session:
+                self._store_acknowledgements(session, queued[part], acks[part])
+                if last and self.step_readings is not None:
+                    self._trace(session, *self.step_readings)
+                    self.step_readings = None
+                self._checkpoint(session, "delivered" if last else "delivering")
+
+    def _store_acknowledgements(
+        self,
+        session: Session,
+        queued: list[command_outbox.QueuedCommand],
+        acks: list[Acknowledgement],
+    ) -> None:
+        command_outbox.mark_answered(session, queued, acks)
+        for action in Action:
+            chosen = [
+                i for i, item in enumerate(queued) if item.command.action is action
+            ]
+            if chosen:
+                self._record_answers(
+                    session, [queued[i] for i in chosen], [acks[i] for i in chosen]
+                )
+
+    def _record_answers(
+        self,
+        session: Session,
+        queued: list[command_outbox.QueuedCommand],
+        acks: list[Acknowledgement],
+    ) -> None:
+        action = queued[0].command.action
+        ks = np.array([item.candidate for item in queued], dtype=np.int64)
         accepted = np.array([ack.accepted for ack in acks], dtype=bool)
         rows, participation = [], []
-        for command, ack in zip(commands, acks, strict=True):
+        for item, ack in zip(queued, acks, strict=True):
+            command = item.command
             rows.append(
                 {
                     "event_id": self.p.event_id,
                     "device_id": command.device_id,
                     "action": command.action.value,
                     "value": command.value,
-                    "reason": reason,
-                    "issued_at": at,
+                    "reason": command.reason,
+                    "issued_at": item.at,
                     "acknowledged_at": ack.at if ack.accepted else None,
                 }
             )
             if action is Action.CURTAIL and not ack.accepted:
                 continue  # released with its fault by _record_faults
             key = "dispatched_at" if action is Action.CURTAIL else "released_at"
-            change = {"id": self._participation_id[command.device_id], key: at}
+            change = {"id": self._participation_id[command.device_id], key: item.at}
             if action is Action.RESTORE:
-                change["release_reason"] = reason
+                change["release_reason"] = command.reason
             participation.append(change)
         insert_rows(session, DeviceCommand, rows)
         audit.append(session, audit.command_records(rows))
         if participation:
             session.execute(update(Participation), participation)
-        self.under_control[ks] = (action is Action.CURTAIL) & accepted
-        self._record_faults(session, ks, acks, action, at)
+        if action is Action.CURTAIL:
+            self.under_control[ks[accepted]] = True
+        self._record_faults(session, ks, acks, action, queued[0].at)
         if action is Action.CURTAIL:
             for k in ks[accepted]:
                 self.outcome.dispatched_devices.add(int(k))
@@ -218,6 +307,16 @@ class EventRunner:
                 self.outcome.dispatched_sites.add(site)
                 if not self.p.notice_on_time[site]:
                     self.outcome.notices_late_dispatched += 1
+
+    def _capture_devices(self) -> None:
+        # Serialised before the transaction opens, so that SQLite's write lock
+        # is not held while a large fleet is pickled.
+        if self.capture_devices is not None:
+            self.devices_state = self.capture_devices()
+
+    def _checkpoint(self, session: Session, phase: str) -> None:
+        if self.on_checkpoint is not None:
+            self.on_checkpoint(session, self.round, phase)
 
     def _record_faults(
         self,
@@ -362,6 +461,8 @@ class EventRunner:
         self.outcome.late_notice_sites = set(late_sites.tolist())
         # Fresh readings for the pre-command veto; the adapter is already at ``at``.
         self._previous = self.adapter.advance(at)
+        self.round = 0
+        self._capture_devices()
         with transaction(self.factory) as session:
             if event_changes.apply_to_runner(self, session, at):
                 self.outcome.cancelled_at = at
@@ -374,8 +475,19 @@ class EventRunner:
             self.fraction[late] = 0.0
             planned = np.flatnonzero(self.fraction > 0)
             self._send(session, planned, Action.CURTAIL, "event_start", at)
-            self._replan(session, at)
             session.get(Event, self.p.event_id).status = "running"  # type: ignore[union-attr]
+            self._checkpoint(session, "decided")
+        self.deliver()
+        self._cover_at_start()
+
+    def _cover_at_start(self) -> None:
+        """Cover the devices that rejected their first command with reserve."""
+        self.round = 1
+        self._capture_devices()
+        with transaction(self.factory) as session:
+            self._replan(session, self.p.request.start)
+            self._checkpoint(session, "decided")
+        self.deliver()
         logger.info(
             "event %s started with %d devices under control",
             self.p.event_id,
@@ -398,45 +510,104 @@ class EventRunner:
         revise_site_decisions(session, rows)
         audit.append(session, audit.eligibility_records(rows))
 
+    def step_times(self) -> list[datetime]:
+        """Return the end of every step, from the first to the event end."""
+        start, end = self.p.request.start, self.p.request.end
+        count = math.ceil((end - start).total_seconds() / STEP_S)
+        return [
+            min(start + timedelta(seconds=STEP_S * i), end) for i in range(1, count + 1)
+        ]
+
     def run(self, overrides: list[OverrideRequest]) -> DispatchOutcome:
         """Run from the event start to its end and restore every device."""
+        self.pending_overrides = sorted(overrides, key=lambda o: o.requested_at)
         self.start()
         if self.outcome.cancelled_at is not None:
             return self.outcome
-        pending = sorted(overrides, key=lambda o: o.requested_at)
-        at = self.p.request.start
-        end = self.p.request.end
-        while at < end:
-            following = min(at + timedelta(seconds=STEP_S), end)
-            if self.wait_until is not None:
-                self.wait_until(following)
-            telemetry = self.adapter.advance(following)
-            counterfactual = self.twin.advance(following)
-            with transaction(self.factory) as session:
-                self._count_violations(telemetry)
-                emergency_notices.withdraw_unnotified(self, session, following)
-                if event_changes.apply_to_runner(self, session, following):
-                    self._cancel(session, following)
-                    break
-                self._release_lost(session, telemetry, following)
-                due = [o for o in pending if o.requested_at <= following]
-                pending = [o for o in pending if o.requested_at > following]
-                if self.override_inbox is not None:
-                    due += self.override_inbox.take_due(
-                        session, at, following, self.outcome.overridden_sites.keys()
-                    )
-                self._honour_overrides(session, due, following)
-                self._watch(session, telemetry, following)
-                if following < end and self.released.any():
-                    self._replan(session, following)
-                self._trace(session, following, telemetry, counterfactual)
-            self._previous = telemetry
-            at = following
+        return self.run_from(2)
+
+    def run_from(self, first_round: int) -> DispatchOutcome:
+        """Run the steps from round ``first_round`` on, then restore every device.
+
+        A resumed run calls this with the round after the last one stored.
+        """
+        if first_round <= 1:
+            self._cover_at_start()
+        times = self.step_times()
+        for i, following in enumerate(times):
+            if i + 2 < first_round:
+                continue
+            self.round = i + 2
+            self._step(times[i - 1] if i else self.p.request.start, following)
             if self.on_step is not None:
                 self.on_step()
-        if self.outcome.cancelled_at is None:
-            self.finish(end)
+            if self.outcome.cancelled_at is not None:
+                return self.outcome
+        self.round = len(times) + 2
+        self.finish(self.p.request.end)
         return self.outcome
+
+    def _step(self, at: datetime, following: datetime) -> None:
+        end = self.p.request.end
+        if self.wait_until is not None:
+            self.wait_until(following)
+        telemetry = self.adapter.advance(following)
+        counterfactual = self.twin.advance(following)
+        self._capture_devices()
+        with transaction(self.factory) as session:
+            if self.counted_round != self.round:
+                self._count_violations(telemetry)
+                self.counted_round = self.round
+            emergency_notices.withdraw_unnotified(self, session, following)
+            cancelled = event_changes.apply_to_runner(self, session, following)
+            if cancelled:
+                self._cancel(session, following)
+                self._checkpoint(session, "decided")
+            else:
+                self._release_lost(session, telemetry, following)
+                due = [
+                    o for o in self.pending_overrides if o.requested_at <= following
+                ]
+                self.pending_overrides = [
+                    o for o in self.pending_overrides if o.requested_at > following
+                ]
+                more = self._take_overrides(session, due, at, following)
+                self._checkpoint(session, "deciding")
+        if cancelled:
+            self.deliver()
+            return
+        while more:
+            with transaction(self.factory) as session:
+                more = self._take_overrides(session, [], at, following)
+                self._checkpoint(session, "deciding")
+        with transaction(self.factory) as session:
+            self._watch(session, telemetry, following)
+            if following < end and self.released.any():
+                self._replan(session, following)
+            self.step_readings = (following, telemetry, counterfactual)
+            self._previous = telemetry
+            self._checkpoint(session, "decided")
+        self.deliver()
+
+    def _take_overrides(
+        self,
+        session: Session,
+        due: list[OverrideRequest],
+        at: datetime,
+        following: datetime,
+    ) -> bool:
+        """Honour one batch of due overrides; return True if more may be due."""
+        inbox = self.override_inbox
+        if inbox is not None:
+            due = due + inbox.take_due(
+                session,
+                at,
+                following,
+                self.outcome.overridden_sites.keys(),
+                limit=OVERRIDE_BATCH,
+            )
+        self._honour_overrides(session, due, following)
+        return inbox is not None and inbox.has_more
 
     def _cancel(self, session: Session, at: datetime) -> None:
         """Release every device of a cancelled event; the event stays cancelled."""
@@ -618,12 +789,15 @@ class EventRunner:
                 ],
             )
 
-    def finish(self, end: datetime) -> None:
+    def finish(self, end: datetime, reason: str = "event_end") -> None:
         """Restore every device still under control and close the event."""
+        self._capture_devices()
         with transaction(self.factory) as session:
             still = np.flatnonzero(self.under_control)
-            self._send(session, still, Action.RESTORE, "event_end", end)
+            self._send(session, still, Action.RESTORE, reason, end)
             session.get(Event, self.p.event_id).status = "ended"  # type: ignore[union-attr]
+            self._checkpoint(session, "decided")
+        self.deliver()
         self.outcome.shortfall_kw = self.current_plan.shortfall_kw
         self.outcome.plan = self.current_plan
         logger.info("event %s ended; every device restored", self.p.event_id)

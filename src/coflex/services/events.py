@@ -16,7 +16,8 @@ import numpy as np
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from coflex.adapters.notices.simulated import SimulatedNoticeChannels
+from coflex.adapters.notices.ledger import IdempotentChannels, NoticeSender
+from coflex.adapters.notices.simulated import DeliveryReceipt
 from coflex.adapters.store.bulk import insert_rows
 from coflex.adapters.store.database import transaction
 from coflex.adapters.store.models import (
@@ -47,7 +48,7 @@ from coflex.domain.operations.weather_alerts import (
     unlocated,
 )
 from coflex.domain.programs import ProgramTerms
-from coflex.services import audit, oversight
+from coflex.services import audit, notice_outbox, oversight
 from coflex.services.fleet_index import FleetIndex, load_fleet_index
 from coflex.services.ports import DeviceForecast, Forecaster
 
@@ -326,14 +327,15 @@ REMINDER_LEAD_S = 30 * 60
 def send_reminders(
     factory: sessionmaker[Session],
     prepared: PreparedEvent,
-    channels: SimulatedNoticeChannels,
+    channels: NoticeSender | IdempotentChannels,
 ) -> int:
     """Remind planned customers shortly before the start; return how many were sent.
 
     Only customers whose first notice arrived in time get a reminder; the
     reminder never makes a late customer eligible. The reminder gives the
     event's stored window, so a changed event is reminded as changed, and a
-    cancelled event or a withdrawn site gets none.
+    cancelled event or a withdrawn site gets none. The reminders go through
+    the notice outbox, so a repeated call sends none twice.
     """
     index = prepared.index
     with factory() as session:
@@ -358,9 +360,8 @@ def send_reminders(
         for s in np.unique(index.device_site[planned]).tolist()
         if prepared.notice_on_time[s] and int(index.site_id[s]) not in withdrawn
     ]
-    receipts = channels.send([index.channel[s] for s in sites], at)
     rows = []
-    for s, receipt in zip(sites, receipts, strict=True):
+    for s in sites:
         text = reminder_notice(
             index.customer_name[s],
             request.start,
@@ -368,22 +369,38 @@ def send_reminders(
             index.timezone[s],
             override_hint=OVERRIDE_HINT,
         )
-        rows.append(
-            {
-                "event_id": prepared.event_id,
-                "customer_id": int(index.customer_id[s]),
-                "kind": "reminder",
-                "channel": receipt.channel.value,
-                "body": text.body,
-                "created_at": at,
-                "sent_at": receipt.sent_at,
-                "delivered_at": receipt.delivered_at,
-                "status": "delivered" if receipt.delivered_at else "failed",
-            }
-        )
+        rows.append(_pending_notice(prepared, s, "reminder", text.body, at))
     with transaction(factory) as session:
-        insert_rows(session, Notice, rows)
+        notice_outbox.enqueue(session, rows)
+    notice_outbox.deliver_pending(
+        factory,
+        prepared.event_id,
+        "reminder",
+        notice_outbox.idempotent(channels),
+        lambda _, receipt: "delivered" if receipt.delivered_at else "failed",
+    )
     return len(rows)
+
+
+def _pending_notice(
+    prepared: PreparedEvent, s: int, kind: str, body: str, at: datetime
+) -> dict[str, object]:
+    index = prepared.index
+    customer_id = int(index.customer_id[s])
+    return {
+        "event_id": prepared.event_id,
+        "customer_id": customer_id,
+        "kind": kind,
+        "channel": index.channel[s].value,
+        "body": body,
+        "created_at": at,
+        "sent_at": None,
+        "delivered_at": None,
+        "status": "pending",
+        "idempotency_key": notice_outbox.notice_key(
+            prepared.event_id, customer_id, int(index.site_id[s]), kind
+        ),
+    }
 
 
 def _notice_status(delivered: datetime | None, in_time: bool) -> str:
@@ -393,16 +410,33 @@ def _notice_status(delivered: datetime | None, in_time: bool) -> str:
     return "delivered" if in_time else "late"
 
 
+def _notice_deadlines(prepared: PreparedEvent, sites: np.ndarray) -> dict[int, object]:
+    """Return each site's notice deadline, None for an event that needs none."""
+    request = prepared.request
+    deadlines = {}
+    for s in sites.tolist():
+        terms = prepared.index.terms[s]
+        deadlines[s] = notice_deadline(
+            terms.event_class,
+            request.start,
+            prepared.index.timezone[s],
+            terms.min_notice_s,
+        )
+    return deadlines
+
+
 def send_notices(
     factory: sessionmaker[Session],
     event_id: int,
     prepared: PreparedEvent,
-    channels: SimulatedNoticeChannels,
+    channels: NoticeSender | IdempotentChannels,
 ) -> None:
     """Notify every customer with a planned or reserve device, through the outbox.
 
-    A notice delivered later than the program's lead time before the start
-    marks its site as not dispatchable.
+    Every notice is stored as pending first and delivered afterwards, so a
+    repeated call after a crash delivers only what was not delivered. A notice
+    delivered later than the program's lead time before the start marks its
+    site as not dispatchable.
     """
     index, request = prepared.index, prepared.request
     sites = np.unique(index.device_site[prepared.candidate_device_pos])
@@ -411,10 +445,8 @@ def send_notices(
             prepared.candidate_device_pos[prepared.plan.fraction > 0]
         ].tolist()
     )
-    receipts = channels.send([index.channel[s] for s in sites], request.received_at)
-    on_time = np.zeros(index.n_sites, dtype=bool)
     rows = []
-    for s, receipt in zip(sites.tolist(), receipts, strict=True):
+    for s in sites.tolist():
         text = pre_event_notice(
             index.customer_name[s],
             request.start,
@@ -424,35 +456,72 @@ def send_notices(
             override_hint=OVERRIDE_HINT,
             free_opt_outs_per_season=index.terms[s].free_opt_outs_per_season,
         )
-        delivered = receipt.delivered_at
-        terms = index.terms[s]
-        deadline = notice_deadline(
-            terms.event_class, request.start, index.timezone[s], terms.min_notice_s
-        )
-        # An emergency event needs no advance notice; its notice is still sent.
-        in_time = deadline is None or (delivered is not None and delivered <= deadline)
-        on_time[s] = in_time
-        if delivered is not None:
-            prepared.notice_delivered_at[s] = delivered
         rows.append(
-            {
-                "event_id": event_id,
-                "customer_id": int(index.customer_id[s]),
-                "kind": "pre_event",
-                "channel": receipt.channel.value,
-                "body": text.body,
-                "created_at": request.received_at,
-                "sent_at": receipt.sent_at,
-                "delivered_at": delivered,
-                "status": _notice_status(delivered, in_time),
-            }
+            _pending_notice(prepared, s, "pre_event", text.body, request.received_at)
         )
     with transaction(factory) as session:
-        insert_rows(session, Notice, rows)
-        audit.append(session, audit.notice_records(rows))
-        event = session.get(Event, event_id)
-        assert event is not None
-        event.status = "notified"
+        notice_outbox.enqueue(session, rows)
+    deadlines = _notice_deadlines(prepared, sites)
+    site_of_key = {
+        row["idempotency_key"]: s for row, s in zip(rows, sites.tolist(), strict=True)
+    }
+
+    def status_of(notice: Notice, receipt: DeliveryReceipt) -> str:
+        deadline = deadlines[site_of_key[notice.idempotency_key]]
+        delivered = receipt.delivered_at
+        # An emergency event needs no advance notice; its notice is still sent.
+        in_time = deadline is None or (delivered is not None and delivered <= deadline)
+        return _notice_status(delivered, in_time)
+
+    notice_outbox.deliver_pending(
+        factory, event_id, "pre_event", notice_outbox.idempotent(channels), status_of
+    )
+    _record_notice_outcome(factory, prepared, site_of_key, deadlines, notified=True)
+
+
+def load_notice_outcome(
+    factory: sessionmaker[Session], prepared: PreparedEvent
+) -> None:
+    """Read the stored pre-event notice receipts into ``prepared``."""
+    sites = np.unique(prepared.index.device_site[prepared.candidate_device_pos])
+    site_of_key: dict[object, int] = {
+        notice_outbox.notice_key(
+            prepared.event_id,
+            int(prepared.index.customer_id[s]),
+            int(prepared.index.site_id[s]),
+            "pre_event",
+        ): s
+        for s in sites.tolist()
+    }
+    deadlines = _notice_deadlines(prepared, sites)
+    _record_notice_outcome(factory, prepared, site_of_key, deadlines, notified=False)
+
+
+def _record_notice_outcome(
+    factory: sessionmaker[Session],
+    prepared: PreparedEvent,
+    site_of_key: dict[object, int],
+    deadlines: dict[int, object],
+    *,
+    notified: bool,
+) -> None:
+    """Read the stored receipts into ``prepared``; mark the event notified if asked."""
+    on_time = np.zeros(prepared.index.n_sites, dtype=bool)
+    with transaction(factory) as session:
+        stored = session.execute(
+            select(Notice.idempotency_key, Notice.delivered_at, Notice.status).where(
+                Notice.event_id == prepared.event_id, Notice.kind == "pre_event"
+            )
+        ).all()
+        for key, delivered, status in stored:
+            s = site_of_key[key]
+            on_time[s] = deadlines[s] is None or status == "delivered"
+            if delivered is not None:
+                prepared.notice_delivered_at[s] = delivered
+        if notified:
+            event = session.get(Event, prepared.event_id)
+            assert event is not None
+            event.status = "notified"
     prepared.notice_on_time = on_time
 
 
@@ -462,7 +531,7 @@ def prepare_event(
     terms: ProgramTerms,
     request: FlexibilityRequest,
     forecaster: Forecaster,
-    channels: SimulatedNoticeChannels,
+    channels: NoticeSender | IdempotentChannels,
     *,
     method: str = "highs",
     weather_alerts: Sequence[WeatherAlert] = (),

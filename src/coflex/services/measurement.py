@@ -191,8 +191,13 @@ def measure_event(
     values: ValueRates,
     overridden: np.ndarray,
     customer_ids: np.ndarray,
+    store: bool = True,
 ) -> Measurement:
-    """Measure, settle and share the value of an event for its participants."""
+    """Measure, settle and share the value of an event for its participants.
+
+    With ``store`` False the measurement is computed but not stored, for a
+    resumed run whose baselines and settlements are stored already.
+    """
     n_days = (event_day - first_day).days + 1
     with factory() as session:
         cube_result = load_cube(session, site_ids, first_day, n_days, timezone)
@@ -254,7 +259,10 @@ def measure_event(
         first_day=first_day,
         calendar_days=calendar.days,
     )
-    _store(factory, event_id, site_ids, customer_ids, measurement, settlement.currency)
+    if store:
+        _store(
+            factory, event_id, site_ids, customer_ids, measurement, settlement.currency
+        )
     return measurement
 
 

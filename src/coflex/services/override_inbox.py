@@ -53,6 +53,11 @@ class PacedClock:
         seconds = (wall - self.wall_start).total_seconds() * self.speed
         return self.event_start + timedelta(seconds=seconds)
 
+    def wall_time(self, event_at: datetime) -> datetime:
+        """Return the wall time [UTC] at which event time ``event_at`` is reached."""
+        seconds = (event_at - self.event_start).total_seconds() / self.speed
+        return self.wall_start + timedelta(seconds=seconds)
+
     def wait_until(self, event_at: datetime) -> None:
         """Sleep until the wall clock reaches event time ``event_at``."""
         seconds = (event_at - self.event_start).total_seconds() / self.speed
@@ -86,6 +91,7 @@ class DatabaseOverrideInbox:
         self.event_id = event_id
         self.site_positions = site_positions
         self.clock = clock
+        self.has_more = False
 
     def take_due(
         self,
@@ -93,26 +99,36 @@ class DatabaseOverrideInbox:
         step_start: datetime,
         step_end: datetime,
         already_released: Collection[int],
+        limit: int | None = None,
     ) -> list[OverrideRequest]:
         """Return the overrides requested by ``step_end`` and mark them honoured.
 
         The marks are written in the runner's transaction, so a request is
-        marked honoured exactly when its ``Override`` record is stored.
+        marked honoured exactly when its ``Override`` record is stored. At
+        most ``limit`` requests are taken, and ``has_more`` is True when the
+        limit cut the batch short.
         """
-        rows = session.scalars(
+        query = (
             select(PendingOverride)
             .where(
                 PendingOverride.event_id == self.event_id,
                 PendingOverride.status == "pending",
             )
             .order_by(PendingOverride.id)
-        ).all()
+        )
+        if self.clock is not None:
+            query = query.where(
+                PendingOverride.requested_at <= self.clock.wall_time(step_end)
+            )
+        rows = session.scalars(query.limit(limit)).all()
+        taken = 0
         due: list[OverrideRequest] = []
         seen = set(already_released)
         for row in rows:
             requested = self._event_time(row.requested_at, step_start)
             if requested > step_end:
                 continue
+            taken += 1
             row.honoured_at = step_end
             position = self.site_positions.get(row.site_id)
             if position is None or position in seen:
@@ -121,6 +137,8 @@ class DatabaseOverrideInbox:
             row.status = "honoured"
             seen.add(position)
             due.append(OverrideRequest(position, requested, row.channel))
+        # Every further batch takes at least one row, so the runner's loop ends.
+        self.has_more = limit is not None and len(rows) == limit and taken > 0
         return due
 
     def _event_time(self, wall: datetime, step_start: datetime) -> datetime:

@@ -34,8 +34,9 @@ class Command:
     customer's schedule then even if no RESTORE reaches it, so a stopped
     runner cannot leave it under control past the event end.
 
-    NOTE: only the simulated fleet honours ``until``. The MQTT messages do not
-    carry it yet, and the OCPP endpoint uses it only to size the charge limit.
+    The simulated fleet honours ``until``, also behind MQTT, where the
+    command message carries it. NOTE: the OCPP endpoint uses it only to size
+    the charge limit.
     """
 
     device_id: int

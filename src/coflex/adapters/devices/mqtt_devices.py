@@ -279,6 +279,7 @@ class DeviceHost:
                     command.action,
                     command.value,
                     "mqtt",
+                    until=command.until,
                 )
             ],
             command.issued_at,

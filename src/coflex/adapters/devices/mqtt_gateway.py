@@ -422,7 +422,9 @@ class MqttGateway:
         with self._condition:
             self._pending[command_id] = position
         payload = wire.encode_command(
-            wire.CommandMessage(command_id, command.action, command.value, at)
+            wire.CommandMessage(
+                command_id, command.action, command.value, at, command.until
+            )
         )
         topic = wire.device_topic(
             self.settings.topic_prefix, command.device_id, "command"

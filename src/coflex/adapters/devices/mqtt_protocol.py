@@ -6,7 +6,7 @@ own topics under ``<prefix>/devices/<account>/``:
 ===============  ===========  =================================================
 topic            publisher    payload
 ===============  ===========  =================================================
-``command``      gateway      ``{"id", "action", "value", "issued_at"}``
+``command``      gateway      ``{"id", "action", "value", "issued_at", "until"}``
 ``ack``          device       ``{"command_id", "accepted", "at", "detail"}``
 ``telemetry``    device       ``{"seq", "at", "power_kw", "indoor_temp_c", ...}``
 ``status``       device       ``{"state": "online" | "offline"}``, retained;
@@ -19,6 +19,9 @@ with an ``offline`` last will, so that devices fall back to their customers'
 schedules when the gateway is gone. A broker access control list lets each
 account write only its own ``ack``, ``telemetry`` and ``status`` topics and
 read only its own ``command`` topic (see :func:`access_control_list`).
+
+A curtailment's ``until`` is when the device returns to its customer's own
+schedule by itself, with or without a restore. A restore has ``until`` null.
 
 Times are RFC 3339 strings with an offset. This module does no I/O; a payload
 that fails a check raises :class:`MessageError` with the reason.
@@ -151,6 +154,7 @@ class CommandMessage:
     action: Action
     value: float | None
     issued_at: datetime
+    until: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -224,6 +228,7 @@ def encode_command(message: CommandMessage) -> bytes:
             "action": message.action.value,
             "value": message.value,
             "issued_at": message.issued_at.isoformat(),
+            "until": message.until.isoformat() if message.until else None,
         }
     ).encode()
 
@@ -241,6 +246,7 @@ def decode_command(payload: bytes) -> CommandMessage:
         action=Action(action),
         value=None if value is None else _number(value, "value"),
         issued_at=_time(body, "issued_at"),
+        until=None if body.get("until") is None else _time(body, "until"),
     )
 
 

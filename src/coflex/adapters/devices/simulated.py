@@ -26,6 +26,20 @@ from coflex.simulation import fleet as model
 from coflex.simulation.clock import build_clock, local_day_number
 
 METER_INTERVAL_S = 900
+_COLUMNS_PER_DAY = 288  # the base load grid has one column per 5 minutes
+# What changes while the fleet runs; everything else is fixed at construction.
+_CHANGING = (
+    "state",
+    "hvac_offset",
+    "battery_discharge",
+    "ev_limit",
+    "heater_enabled",
+    "_expiry",
+    "meter_kwh",
+    "_pending",
+    "_pending_s",
+    "_last",
+)
 
 
 def to_datetime64(at: datetime) -> np.datetime64:
@@ -236,6 +250,24 @@ class SimulatedFleet:
             site_power_kw=site_power,
             site_ids=np.arange(self.fleet.n_sites),
         )
+
+    def snapshot(self) -> dict[str, object]:
+        """Return the fleet's changing state: device states, controls and meter."""
+        return {name: getattr(self, name) for name in _CHANGING}
+
+    def restore(self, snapshot: dict[str, object]) -> None:
+        """Put the fleet back in a state taken by :meth:`snapshot`."""
+        for name in _CHANGING:
+            setattr(self, name, snapshot[name])
+
+    def trim_base_load(self, first_day) -> None:  # type: ignore[no-untyped-def]
+        """Drop the base load before ``first_day``, which the run never reads again."""
+        days = (first_day - self.base_load_first_day).days
+        if days <= 0:
+            return
+        self.base_load_kw = self.base_load_kw[:, days * _COLUMNS_PER_DAY :].copy()
+        self.base_load_first_day = first_day
+        self.first_day_number = local_day_number(first_day)
 
     def copy(self) -> SimulatedFleet:
         """Return an independent twin at the same state, on its own schedules."""

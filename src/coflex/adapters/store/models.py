@@ -261,6 +261,9 @@ class Notice(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     status: Mapped[str] = mapped_column(String(16))
+    # ``notice:<event>:<customer>:<kind>`` for notices sent through the outbox;
+    # a channel that has seen the key does not deliver the notice again.
+    idempotency_key: Mapped[str | None] = mapped_column(String(96), unique=True)
 
 
 class DeviceCommand(Base):
