@@ -25,21 +25,27 @@ from coflex.services.scenario import Scenario
 
 
 class UndeliveredFor:
-    """Notice channels on which the notices of chosen batch positions never arrive.
+    """Notice channels on which the notices sent at chosen positions never arrive.
 
-    Every other notice arrives after the channel's usual latency. This is the
-    fault a real SMTP or SMS provider shows when a receipt never comes.
+    Positions count every notice sent through these channels, from 0, across
+    calls: the notice outbox sends one notice per call. Every other notice
+    arrives 60 s after it is sent. This is the fault a real SMTP or SMS
+    provider shows when a receipt never comes.
     """
 
     def __init__(self, undelivered: set[int]) -> None:
         self.undelivered = undelivered
+        self.sent = 0
 
     def send(self, channels: list[Channel], sent_at: datetime) -> list[DeliveryReceipt]:
+        first, self.sent = self.sent, self.sent + len(channels)
         return [
             DeliveryReceipt(
                 channel,
                 sent_at,
-                None if i in self.undelivered else sent_at + timedelta(seconds=60),
+                None
+                if first + i in self.undelivered
+                else sent_at + timedelta(seconds=60),
             )
             for i, channel in enumerate(channels)
         ]
