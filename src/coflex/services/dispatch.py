@@ -139,6 +139,9 @@ class EventRunner:
         self.current_plan = prepared.plan
         self.outcome = DispatchOutcome()
         self._previous: Telemetry | None = None
+        # Indoor temperatures of the HVAC candidates, one row per step, for
+        # the ASHRAE 55 drift limits; rows older than the longest period go.
+        self.indoor_history: list[np.ndarray] = []
         self.on_step: Callable[[], None] | None = None
         # A live event waits for the wall clock before each step and takes
         # overrides stored by the portal and the API from the inbox.
@@ -769,25 +772,57 @@ class EventRunner:
                 prior_step_s=STEP_S,
             )
             hit = np.flatnonzero(result.mask)
-            if len(hit) == 0:
-                continue
-            self._release(session, ks[hit], result.reason, at)
-            self.outcome.safety_releases[result.reason] += len(hit)
-            insert_rows(
-                session,
-                SafetyRelease,
-                [
-                    {
-                        "event_id": self.p.event_id,
-                        "device_id": int(self.p.candidates.device_id[ks[i]]),
-                        "released_at": at,
-                        "reason": result.reason,
-                        "observed_value": float(value[i]),
-                        "limit_value": float(limit[i]),
-                    }
-                    for i in hit
-                ],
-            )
+            if len(hit):
+                self._safety_release(session, ks[hit], result, hit, at)
+        self._watch_drift(session, telemetry, at)
+
+    def _watch_drift(self, session: Session, telemetry: Telemetry, at: datetime) -> None:
+        """Release HVAC devices whose indoor temperature moves too fast."""
+        pos = self.p.candidate_device_pos
+        kinds = np.array([self.p.index.device_kind[q] for q in pos])
+        hvac = np.flatnonzero(kinds == DeviceKind.HVAC.value)
+        if len(hvac) == 0:
+            return
+        self.indoor_history.append(telemetry.indoor_temp_c[pos[hvac]].copy())
+        rows_kept = int(watchdog.DRIFT_LIMITS_C[-1][0] // STEP_S) + 1
+        del self.indoor_history[:-rows_kept]
+        result = watchdog.check_drift(
+            np.array(self.indoor_history),
+            STEP_S,
+            self.under_control[hvac],
+            TEMPERATURE_GUARD_C,
+            limits=watchdog.DRIFT_LIMITS_C,
+        )
+        hit = np.flatnonzero(result.mask)
+        if len(hit):
+            self._safety_release(session, hvac[hit], result, hit, at)
+
+    def _safety_release(
+        self,
+        session: Session,
+        ks: np.ndarray,
+        result: watchdog.Releases,
+        hit: np.ndarray,
+        at: datetime,
+    ) -> None:
+        """Release candidates ``ks`` for a watchdog finding and record each release."""
+        self._release(session, ks, result.reason, at)
+        self.outcome.safety_releases[result.reason] += len(ks)
+        insert_rows(
+            session,
+            SafetyRelease,
+            [
+                {
+                    "event_id": self.p.event_id,
+                    "device_id": int(self.p.candidates.device_id[k]),
+                    "released_at": at,
+                    "reason": result.reason,
+                    "observed_value": float(result.observed[i]),
+                    "limit_value": float(result.limit[i]),
+                }
+                for k, i in zip(ks, hit, strict=True)
+            ],
+        )
 
     def finish(self, end: datetime, reason: str = "event_end") -> None:
         """Restore every device still under control and close the event."""

@@ -41,6 +41,7 @@ _RUNNER_FIELDS = (
     "step_readings",
     "pending_overrides",
     "counted_round",
+    "indoor_history",
 )
 
 
