@@ -487,9 +487,20 @@ def cancel_event(
 def refresh_window(runner: EventRunner, session: Session) -> None:
     """Give the runner the stored window and target of a changed event.
 
+    Only an event with a stored change is refreshed: a runner may run its
+    request on another calendar than the event row's, as the grid demo's
+    simulated fleet does.
+
     NOTE: the device forecast and the plan stay those made for the first
     window; a large move would want a new plan from the forecaster.
     """
+    changed = session.scalar(
+        select(EventChange.id).where(
+            EventChange.event_id == runner.p.event_id, EventChange.kind == "change"
+        )
+    )
+    if changed is None:
+        return
     event = session.get(Event, runner.p.event_id)
     assert event is not None
     request = runner.p.request
