@@ -248,7 +248,7 @@ def test_terminated_contract_never_dispatched(
     "No device is dispatched unless its contract is active, and this is
     enforced in the operations code path."
     """
-    prepare = events.prepare_event
+    prepare = events.plan_request
     terminated: list[int] = []
 
     def prepare_then_terminate(factory, *args, **kwargs):  # type: ignore[no-untyped-def]
@@ -267,7 +267,7 @@ def test_terminated_contract_never_dispatched(
         terminated.append(int(prepared.index.site_id[site]))
         return prepared
 
-    monkeypatch.setattr(demo_service.events, "prepare_event", prepare_then_terminate)
+    monkeypatch.setattr(demo_service.events, "plan_request", prepare_then_terminate)
     options = DemoOptions(
         database_url=database_url, customers=40, seed=3, weather_path=None,
         timezone="America/New_York", output_dir=tmp_path, override_share=0.0,

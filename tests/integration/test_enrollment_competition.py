@@ -326,7 +326,7 @@ def test_dual_enrollment_not_dispatched(
     database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A flagged site is held back at dispatch with the reason dual enrollment."""
-    prepare = events.prepare_event
+    prepare = events.plan_request
     flagged: list[int] = []
 
     def prepare_then_flag(factory, *args, **kwargs):  # type: ignore[no-untyped-def]
@@ -341,7 +341,7 @@ def test_dual_enrollment_not_dispatched(
         flagged.append(site)
         return prepared
 
-    monkeypatch.setattr(demo_service.events, "prepare_event", prepare_then_flag)
+    monkeypatch.setattr(demo_service.events, "plan_request", prepare_then_flag)
     _demo(database_url, tmp_path, 40)
 
     engine = open_engine(database_url)

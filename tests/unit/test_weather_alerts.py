@@ -135,6 +135,26 @@ def test_cold_warning_holds_heating() -> None:
             "not closed",
         ),
         ("<alert>unclosed", "not well-formed XML"),
+        ("[1, 2]", "JSON list"),
+        (
+            '{"type": "Feature", "geometry": {"type": "Polygon", "coordinates": '
+            '[["-80", "35"], ["-79", "35"], ["-79", "36"], ["-80", "35"]]}, '
+            '"properties": {"event": "Tornado Warning", "onset": '
+            '"2026-07-21T11:00:00-04:00", "ends": "2026-07-21T12:00:00-04:00"}}',
+            "not .longitude, latitude. number pairs",
+        ),
+        (
+            '{"type": "Feature", "geometry": {"type": "MultiPolygon", "coordinates": '
+            '[1, 2]}, "properties": {"event": "Tornado Warning", "onset": '
+            '"2026-07-21T11:00:00-04:00", "ends": "2026-07-21T12:00:00-04:00"}}',
+            "not .longitude, latitude. number pairs",
+        ),
+        (
+            '{"type": "Feature", "geometry": null, "geocode": [1], "properties": '
+            '{"event": "Heat Advisory", "geocode": ["NCZ025"], "onset": '
+            '"2026-07-21T11:00:00-04:00", "ends": "2026-07-21T10:00:00-04:00"}}',
+            "not after its onset",
+        ),
         ("<feed/>", "no CAP 1.2 <alert>"),
     ],
 )

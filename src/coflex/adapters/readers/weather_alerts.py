@@ -53,7 +53,7 @@ def read_weather_alerts(path: Path) -> list[WeatherAlert]:
             "NWS alerts GeoJSON or CAP 1.2 XML file"
         ) from None
     stripped = text.lstrip()
-    if stripped.startswith("{"):
+    if stripped.startswith(("{", "[")):
         alerts = _from_geojson(path, stripped)
     elif stripped.startswith("<"):
         alerts = _from_cap(path, stripped)
@@ -73,6 +73,11 @@ def _from_geojson(path: Path, text: str) -> list[WeatherAlert]:
             f"weather alerts file {path} is not valid JSON at line {error.lineno}: "
             f"{error.msg}; give an NWS alerts GeoJSON file"
         ) from None
+    if not isinstance(document, dict):
+        raise WeatherAlertError(
+            f"weather alerts file {path} contains a JSON {type(document).__name__}, not a "
+            "GeoJSON FeatureCollection; give the NWS API's /alerts response"
+        )
     if document.get("type") == "Feature":
         features = [document]
     elif document.get("type") == "FeatureCollection":
@@ -95,13 +100,23 @@ def _feature(path: Path, n: int, feature: object) -> WeatherAlert:
     geometry = feature.get("geometry")
     polygons: list[tuple[tuple[float, float], ...]] = []
     if isinstance(geometry, dict):
-        rings = _geometry_rings(where, geometry)
-        # GeoJSON positions are [longitude, latitude] (RFC 7946, section 3.1.1).
-        polygons = [tuple((float(p[1]), float(p[0])) for p in ring) for ring in rings]
+        try:
+            rings = _geometry_rings(where, geometry)
+            # GeoJSON positions are [longitude, latitude] (RFC 7946, section 3.1.1).
+            polygons = [
+                tuple((_coordinate(p[1]), _coordinate(p[0])) for p in ring)
+                for ring in rings
+            ]
+        except (TypeError, ValueError, IndexError):
+            raise WeatherAlertError(
+                f"{where} has polygon coordinates that are not [longitude, latitude] "
+                "number pairs; give each ring as a list of such pairs"
+            ) from None
     ends = props.get("ends") or props.get("expires")
     onset = props.get("onset") or props.get("effective") or props.get("sent")
-    zones = props.get("geocode", {}).get("UGC", []) if props.get("geocode") else []
-    return WeatherAlert(
+    geocode = props.get("geocode")
+    zones = geocode.get("UGC", []) if isinstance(geocode, dict) else []
+    return _checked(where, WeatherAlert(
         identifier=str(props.get("id") or feature.get("id") or f"feature-{n}"),
         event=_required(where, props, "event"),
         severity=str(props.get("severity") or "Unknown"),
@@ -111,7 +126,22 @@ def _feature(path: Path, n: int, feature: object) -> WeatherAlert:
         message_type=str(props.get("messageType") or "Alert"),
         polygons=tuple(polygons),
         zones=frozenset(str(z) for z in zones),
-    )
+    ))
+
+
+def _coordinate(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(value)
+    return float(value)
+
+
+def _checked(where: str, alert: WeatherAlert) -> WeatherAlert:
+    if alert.ends <= alert.onset:
+        raise WeatherAlertError(
+            f"{where} ends at {alert.ends.isoformat()}, not after its onset "
+            f"{alert.onset.isoformat()}; check the alert's times"
+        )
+    return alert
 
 
 def _geometry_rings(where: str, geometry: dict) -> list[list]:
@@ -171,7 +201,7 @@ def _cap_alert(path: Path, alert: ET.Element) -> Iterable[WeatherAlert]:
         event = text(info, "event")
         if event is None:
             raise WeatherAlertError(f"{where} has an <info> without <event>")
-        yield WeatherAlert(
+        yield _checked(where, WeatherAlert(
             identifier=identifier,
             event=event,
             severity=text(info, "severity") or "Unknown",
@@ -182,7 +212,7 @@ def _cap_alert(path: Path, alert: ET.Element) -> Iterable[WeatherAlert]:
             polygons=tuple(polygons),
             circles=tuple(circles),
             zones=frozenset(zones),
-        )
+        ))
 
 
 def _cap_polygon(where: str, value: str) -> tuple[tuple[float, float], ...]:

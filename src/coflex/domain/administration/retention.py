@@ -65,6 +65,7 @@ RECORD_KINDS: tuple[tuple[str, str, str], ...] = (
     ("commands", "command_vetoes", "keep"),
     ("overrides", "overrides", "keep"),
     ("overrides", "pending_overrides", "keep"),
+    ("overrides", "site_withdrawals", "keep"),
     ("baselines with inputs and method", "baselines", "delete"),
     ("baselines with inputs and method", "meter_days", "delete"),
     ("statements", "statements", "delete"),

@@ -14,6 +14,8 @@ customer is told after the start.
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -70,9 +72,10 @@ def check_change(
             value=after.start.isoformat(),
             field="start",
         )
-    if after.target_kw <= 0:
+    if not 0 < after.target_kw < math.inf:
         raise RequestError(
-            f"target {after.target_kw} kW must be positive",
+            f"target {after.target_kw} kW is not a positive finite number: give "
+            "--target-kw above 0",
             value=after.target_kw,
             field="target_kw",
         )
