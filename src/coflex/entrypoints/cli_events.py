@@ -1,7 +1,8 @@
 """`coflex event`: change, cancel or resume an event, opt a site out, leave a program.
 
 Each command runs one use case on the store and prints one line. Notices go
-to the outbox as queued, for the outbox sender to deliver; a rejected action
+to the outbox as queued, for the process that runs the event to deliver (as
+`coflex event resume` does); a rejected action
 prints one line on stderr, stores nothing and exits with the error's status.
 """
 

@@ -43,6 +43,7 @@ from coflex.services import (
     event_resume,
     events,
     measurement,
+    notice_outbox,
     override_inbox,
     reporting,
 )
@@ -104,7 +105,12 @@ def run_job(
         event_resume.set_stage(factory, event_id, "run")
         checkpoint = event_resume.load(factory, event_id)
 
+    # Change, cancellation and opt-out notices stored by the CLI or the API
+    # since the last run go out now, and again after the run for any stored
+    # while it ran.
+    notice_outbox.deliver_queued(factory, event_id, channels)
     fleet, outcome = _run(factory, job, checkpoint, progress)
+    notice_outbox.deliver_queued(factory, event_id, channels)
     checkpoint = event_resume.load(factory, event_id)
     if checkpoint.stage in ("run", "settle"):
         event_resume.set_stage(factory, event_id, "settle")

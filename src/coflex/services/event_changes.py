@@ -170,8 +170,9 @@ def _send(
 ) -> list[dict]:
     """Store one notice per recipient in the outbox, sent when channels are given.
 
-    Without channels the notice stays queued for the outbox sender, and its
-    expected delivery time is the channel's usual latency.
+    Without channels the notice stays queued until the process that runs the
+    event delivers it, and its expected delivery time is the channel's usual
+    latency.
     """
     rows = []
     receipts = channels.send([r.channel for r in recipients], now) if channels else None

@@ -131,3 +131,43 @@ def delivered_at_by_key(
             )
         ).all()
     return {str(key): at for key, at in rows}
+
+
+def deliver_queued(
+    factory: sessionmaker[Session],
+    event_id: int,
+    channels: IdempotentChannels,
+    *,
+    batch: int = DELIVERY_BATCH,
+) -> int:
+    """Deliver the event's queued notices (changes, cancellations, opt-outs).
+
+    The CLI and the API store these as ``queued`` because they hold no notice
+    channels; the process that runs the event delivers them. Each gets the
+    key ``notice:<id>`` so that a repeated call sends none twice.
+    """
+    with factory() as session:
+        queued_ids = list(
+            session.scalars(
+                select(Notice.id)
+                .where(Notice.event_id == event_id, Notice.status == "queued")
+                .order_by(Notice.id)
+            )
+        )
+    for first in range(0, len(queued_ids), batch):
+        with transaction(factory) as session:
+            notices = session.scalars(
+                select(Notice).where(Notice.id.in_(queued_ids[first : first + batch]))
+            ).all()
+            rows = []
+            for notice in notices:
+                notice.idempotency_key = notice.idempotency_key or f"notice:{notice.id}"
+                receipt = channels.deliver(
+                    notice.idempotency_key, Channel(notice.channel), notice.created_at
+                )
+                status = "delivered" if receipt.delivered_at else "failed"
+                rows.append(_mark(notice, receipt, status))
+            audit.append(session, audit.notice_records(rows))
+    if queued_ids:
+        logger.info("event %s: delivered %d queued notices", event_id, len(queued_ids))
+    return len(queued_ids)

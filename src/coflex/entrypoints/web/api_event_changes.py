@@ -2,7 +2,7 @@
 
 Operators change or cancel events of their aggregator's programs; customers
 opt their own sites out of coming events and leave programs. Notices go to
-the outbox as queued, for the outbox sender to deliver.
+the outbox as queued, for the process that runs the event to deliver.
 """
 
 # Annotations stay evaluated: FastAPI reads them from the route functions.
