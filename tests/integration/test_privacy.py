@@ -254,6 +254,25 @@ def test_correction_invalid_email_rejected(factory) -> None:  # type: ignore[no-
         assert customer_row(session).email == EMAIL
 
 
+def test_correction_keeps_preferred_contact(factory) -> None:  # type: ignore[no-untyped-def]
+    with factory() as session:
+        channel = customer_row(session).preferred_channel
+    field = {"email": "email", "sms": "phone"}.get(channel)
+    if field is None:
+        pytest.skip(f"the fixture customer prefers {channel}")
+    with pytest.raises(InputError, match="preferred channel"):
+        with transaction(factory) as session:
+            privacy_requests.correct(
+                session,
+                customer_row(session),
+                {field: ""},
+                actor="t",
+                at=datetime(2026, 1, 1, tzinfo=UTC),
+            )
+    with factory() as session:
+        assert getattr(customer_row(session), field)
+
+
 def test_sign_in_by_email(factory) -> None:  # type: ignore[no-untyped-def]
     with factory() as session:
         account = authenticate(session, "  Ada.Quintero@Example.org", PASSWORD)

@@ -8,8 +8,9 @@ from typing import Annotated
 
 import typer
 
-from coflex.entrypoints.cli import DatabaseOption, console
+from coflex.entrypoints.cli import DatabaseOption, _fail, console
 from coflex.entrypoints.cli_complaints import AtOption, ByOption, parse_at, run_step
+from coflex.errors import CoflexError
 
 app = typer.Typer(
     help="Compliance with the Code: report, plan and drift.", no_args_is_help=True
@@ -27,7 +28,10 @@ def report(
 
     when = parse_at(at)
     result = run_step(database, lambda s: compliance.evaluate(s, when))
-    compliance.write_report(result, output)
+    try:
+        compliance.write_report(result, output)
+    except CoflexError as error:
+        _fail(error)
     for entry in result["provisions"]:
         console.print(
             f"{entry['section']}. {entry['heading']}: {entry['status']} "

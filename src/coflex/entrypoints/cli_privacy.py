@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated
@@ -73,6 +75,14 @@ def export(
 
     if output.exists():
         _fail(InputError(f"{output} exists: give a new file name", value=str(output)))
+    if not output.parent.is_dir():
+        _fail(
+            InputError(
+                f"folder {output.parent} not found: create it or give --output in "
+                "an existing folder",
+                value=str(output),
+            )
+        )
     _require_keys()
     first, last = _day(start, "--from"), _day(end, "--to")
 
@@ -85,7 +95,9 @@ def export(
         )
 
     result = run_step(database, step)
-    output.write_bytes(result.content)
+    # The export holds the customer's personal data: readable by its owner only.
+    with os.fdopen(os.open(output, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as file:
+        file.write(result.content)
     console.print(
         f"wrote {output} ({len(result.content)} bytes, SHA-256 {result.sha256})",
         highlight=False,

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import coflex
+from coflex.errors import InputError
 from coflex.adapters.store import models as m
 from coflex.adapters.store.models_governance import CompliancePlan, Registration
 from coflex.domain.administration import retention
@@ -208,7 +209,20 @@ def evaluate(session: Session, at: datetime) -> dict[str, Any]:
 
 
 def write_report(report: dict[str, Any], output: Path) -> tuple[Path, Path]:
-    """Write ``compliance.json`` and ``compliance.html`` to ``output``."""
+    """Write ``compliance.json`` and ``compliance.html`` to ``output``.
+
+    Raises
+    ------
+    InputError
+        If ``output`` exists and is not a folder.
+    """
+    if output.exists() and not output.is_dir():
+        raise InputError(
+            f"--output {output} is a file, not a folder: give a folder for "
+            "compliance.json and compliance.html",
+            value=str(output),
+            field="output",
+        )
     output.mkdir(parents=True, exist_ok=True)
     json_path, html_path = output / "compliance.json", output / "compliance.html"
     json_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")

@@ -143,6 +143,15 @@ def correct(
             "the correction changes nothing: the stored values are the same",
             field=next(iter(changes), None),
         )
+    # Notices go to the preferred channel, so its contact cannot be erased.
+    for name, channel in (("email", "email"), ("phone", "sms")):
+        if name in changed and changed[name] is None and customer.preferred_channel == channel:
+            raise InputError(
+                f"the {name} is the contact of the preferred channel {channel}: "
+                "give a new one instead of erasing it, or change the preferred "
+                "channel first",
+                field=name,
+            )
     # Field names go in values, not keys: the compliance check flags audit
     # rows whose keys name personal data.
     details = {
