@@ -5,15 +5,20 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from rich.console import Console
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from coflex.adapters.store.database import open_engine, session_factory
 from coflex.adapters.store.models import Event, Notice, Participation, Site
-from coflex.services import demo, opt_outs
+from coflex.adapters.store.models import FlexibilityRequest as RequestRow
+from coflex.domain.operations.requests import FlexibilityRequest
+from coflex.errors import RequestError
+from coflex.services import demo, events, opt_outs
 
 
-def test_opt_out_notice_sent_on_resume(tmp_path: Path) -> None:
+def _planned_demo(tmp_path: Path) -> tuple[str, int]:
+    """Plan the demo event and stop before its first notice; return URL and id."""
     url = f"sqlite:///{tmp_path / 'queued.sqlite'}"
     options = demo.DemoOptions(
         database_url=url,
@@ -29,7 +34,35 @@ def test_opt_out_notice_sent_on_resume(tmp_path: Path) -> None:
         show_progress=False,
         stop_before_event=True,
     )
-    event_id = int(demo.run_demo(options, console=Console(quiet=True))["event_id"])
+    return url, int(demo.run_demo(options, console=Console(quiet=True))["event_id"])
+
+
+def test_overlapping_request_rejected(tmp_path: Path) -> None:
+    url, event_id = _planned_demo(tmp_path)
+    engine = open_engine(url)
+    factory = session_factory(engine)
+    with factory() as session:
+        event = session.get(Event, event_id)
+        requests_before = session.scalar(select(func.count(RequestRow.id)))
+    overlapping = FlexibilityRequest(
+        requester="grid operator",
+        received_at=event.start - timedelta(days=1),
+        start=event.start + timedelta(hours=1),
+        end=event.end + timedelta(hours=1),
+        target_kw=5.0,
+        event_class=demo.TERMS.event_class,
+    )
+    with pytest.raises(RequestError, match=f"overlaps event {event_id}"):
+        events.receive_request(factory, event.program_id, demo.TERMS, overlapping)
+    with factory() as session:
+        requests_after = session.scalar(select(func.count(RequestRow.id)))
+    engine.dispose()
+
+    assert requests_after == requests_before
+
+
+def test_opt_out_notice_sent_on_resume(tmp_path: Path) -> None:
+    url, event_id = _planned_demo(tmp_path)
     engine = open_engine(url)
     factory = session_factory(engine)
     with factory() as session:

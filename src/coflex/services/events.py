@@ -48,6 +48,7 @@ from coflex.domain.operations.weather_alerts import (
     unlocated,
 )
 from coflex.domain.programs import ProgramTerms
+from coflex.errors import RequestError
 from coflex.services import audit, notice_outbox, oversight
 from coflex.services.fleet_index import FleetIndex, load_fleet_index
 from coflex.services.ports import DeviceForecast, Forecaster
@@ -75,6 +76,40 @@ class PreparedEvent:
     notice_on_time: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
 
 
+# Events in these states no longer hold their window.
+CLOSED_STATUSES = ("cancelled", "declined")
+
+
+def _reject_overlap(
+    session: Session, program_id: int, request: FlexibilityRequest
+) -> None:
+    """Raise RequestError if the window overlaps another open event of the program.
+
+    A device takes one command at a time, so one program runs one event at a
+    time; a grid operator that wants more changes the event instead.
+    """
+    other = session.scalars(
+        select(Event)
+        .where(
+            Event.program_id == program_id,
+            Event.start < request.end,
+            Event.end > request.start,
+            Event.status.not_in(CLOSED_STATUSES),
+        )
+        .order_by(Event.start)
+        .limit(1)
+    ).first()
+    if other is not None:
+        raise RequestError(
+            f"the window {request.start.isoformat()} to {request.end.isoformat()} "
+            f"overlaps event {other.id} ({other.start.isoformat()} to "
+            f"{other.end.isoformat()}, {other.status}): choose a window outside it, "
+            "or change or cancel that event",
+            value=request.start.isoformat(),
+            field="start",
+        )
+
+
 def receive_request(
     factory: sessionmaker[Session],
     program_id: int,
@@ -85,6 +120,7 @@ def receive_request(
     validate_request(request, terms)
     with transaction(factory) as session:
         oversight.require_registration(session, program_id, request.received_at)
+        _reject_overlap(session, program_id, request)
         row = RequestRow(
             requester=request.requester,
             received_at=request.received_at,
