@@ -95,7 +95,7 @@ def export(
         )
 
     result = run_step(database, step)
-    # The export holds the customer's personal data: readable by its owner only.
+    # The export contains the customer's personal data, so only its owner may read it.
     with os.fdopen(os.open(output, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as file:
         file.write(result.content)
     console.print(

@@ -86,7 +86,7 @@ def _reject_overlap(
     """Raise RequestError if the window overlaps another open event of the program.
 
     A device takes one command at a time, so one program runs one event at a
-    time; a grid operator that wants more changes the event instead.
+    time. A grid operator that wants more changes the open event instead.
     """
     other = session.scalars(
         select(Event)
