@@ -16,9 +16,10 @@ import pytest
 from openadr_pki import Pki, make_pki
 from openleadr import OpenADRServer
 from openleadr.utils import certificate_fingerprint
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from coflex.adapters.grid.openadr2 import OPT_IN, OPT_OUT, OpenAdr2Ven, VenSecurity
+from coflex.adapters.store.database import transaction
 from coflex.adapters.notices.simulated import SimulatedNoticeChannels
 from coflex.adapters.store.models import Event
 from coflex.adapters.store.models_openadr import OpenAdr2Event, ProtocolRejection
@@ -147,6 +148,24 @@ def grid_fleet(tmp_path_factory: pytest.TempPathFactory) -> GridFleet:
     )
     yield fleet  # type: ignore[misc]
     fleet.engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _close_earlier_events(request: pytest.FixtureRequest) -> None:
+    """Close the events that earlier tests left open on the shared fleet.
+
+    Every test maps its VTN event onto the fleet's one event day, and a
+    program admits one open event per window, so each test starts with none.
+    """
+    if "grid_fleet" not in request.fixturenames:
+        return
+    fleet = request.getfixturevalue("grid_fleet")
+    with transaction(fleet.factory) as session:
+        session.execute(
+            update(Event)
+            .where(Event.status.not_in(("cancelled", "declined")))
+            .values(status="cancelled")
+        )
 
 
 def _service(fleet: GridFleet, wall_start: datetime) -> GridRequestService:

@@ -369,13 +369,24 @@ def test_bad_request_stores_nothing(
 
 
 def test_valid_request_opens_event(client: TestClient, headers) -> None:  # type: ignore[no-untyped-def]
+    # A window of its own: the route matrix may have opened an event on the
+    # shared body's window, and a program admits one open event per window.
+    body = {
+        **BODIES["/flexibility-requests"],
+        "start": "2030-07-02T19:00:00Z",
+        "end": "2030-07-02T21:00:00Z",
+    }
     reply = client.post(
-        "/api/v1/flexibility-requests",
-        json=BODIES["/flexibility-requests"],
-        headers=headers["grid_operator"],
+        "/api/v1/flexibility-requests", json=body, headers=headers["grid_operator"]
     )
     assert reply.status_code == 201, reply.text
     assert reply.json()["event_id"] > 0
+
+    again = client.post(
+        "/api/v1/flexibility-requests", json=body, headers=headers["grid_operator"]
+    )
+    assert again.status_code == 422
+    assert again.json()["error"]["field"] == "start"
 
 
 def test_forged_and_expired_tokens(site, client: TestClient) -> None:  # type: ignore[no-untyped-def]

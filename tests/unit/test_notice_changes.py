@@ -84,7 +84,8 @@ def test_notice_uses_site_zone() -> None:
             ),
             "is not in the future",
         ),
-        (EventWindow(SUMMER.start, SUMMER.end, -1.0), "must be positive"),
+        (EventWindow(SUMMER.start, SUMMER.end, -1.0), "not a positive finite number"),
+        (EventWindow(SUMMER.start, SUMMER.end, float("inf")), "not a positive finite number"),
     ],
 )
 def test_invalid_change_rejected(after: EventWindow, message: str) -> None:
