@@ -142,6 +142,10 @@ class EventRunner:
         # Indoor temperatures of the HVAC candidates, one row per step, for
         # the ASHRAE 55 drift limits; rows older than the longest period go.
         self.indoor_history: list[np.ndarray] = []
+        # Each candidate's device kind; the candidates are fixed for the event.
+        self.candidate_kinds = np.array(
+            [prepared.index.device_kind[q] for q in prepared.candidate_device_pos]
+        )
         self.on_step: Callable[[], None] | None = None
         # A live event waits for the wall clock before each step and takes
         # overrides stored by the portal and the API from the inbox.
@@ -690,7 +694,7 @@ class EventRunner:
         """List the watched quantities: name, candidates, value, limit, upper, guard."""
         pos = self.p.candidate_device_pos
         sites = self.p.index.device_site[pos]
-        kinds = np.array([self.p.index.device_kind[q] for q in pos])
+        kinds = self.candidate_kinds
         vulnerable = self.p.index.vulnerable[sites]
         limits = [self.p.index.terms[s].limits for s in sites]
         cooling = self.p.forecast.cooling[pos]
@@ -779,8 +783,7 @@ class EventRunner:
     def _watch_drift(self, session: Session, telemetry: Telemetry, at: datetime) -> None:
         """Release HVAC devices whose indoor temperature moves too fast."""
         pos = self.p.candidate_device_pos
-        kinds = np.array([self.p.index.device_kind[q] for q in pos])
-        hvac = np.flatnonzero(kinds == DeviceKind.HVAC.value)
+        hvac = np.flatnonzero(self.candidate_kinds == DeviceKind.HVAC.value)
         if len(hvac) == 0:
             return
         self.indoor_history.append(telemetry.indoor_temp_c[pos[hvac]].copy())
